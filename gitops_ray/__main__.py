@@ -1,0 +1,4 @@
+from gitops_ray.cli import main
+
+if __name__ == "__main__":
+    main()

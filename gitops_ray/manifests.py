@@ -1,0 +1,478 @@
+"""Multi-document YAML into `Manifest` values that know where they came from.
+
+Two parsers, each doing what it is best at (measurements in docs/benchmarks.md):
+
+* The hot path parses with PyYAML's libyaml-backed `CSafeLoader`: about 20x
+  faster than ruamel.yaml's round-trip loader, and YAML 1.1 like the Kubernetes
+  decoder (`yes`/`on` are booleans, `0777` is octal), so what we validate is
+  what the API server would see. Tags are never executed (safe loading only).
+* Positions are needed only for documents that have findings, so `Manifest.locate`
+  re-parses just that document with ruamel.yaml's round-trip loader, which keeps
+  the line and column of every key and item.
+
+Problems in the input are returned as `Finding`s (file:line:column), not raised,
+so one run reports every broken file at once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitops_ray import kinds
+from gitops_ray.findings import Finding, Severity
+from gitops_ray.refs import ObjectRef
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+"""Files above this are refused: the API server takes 3 MiB per object and a
+manifest file ten times the size of any real one is a mistake or an attack."""
+
+MAX_EXPANDED_NODES = 1_000_000
+"""Alias expansion bound ("billion laughs"): a document whose aliases expand
+to more nodes than this is refused before anything walks it."""
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+PathElem = str | int
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a document came from. `line` is 1-based, where the object starts."""
+
+    file: str
+    document: int
+    line: int
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file's name (as shown to users) and text, shared by its documents."""
+
+    path: str
+    text: str
+
+
+@dataclass(slots=True, eq=False)
+class Manifest:
+    """One Kubernetes object from Git, as plain JSON-compatible data.
+
+    `item_path` is set for objects flattened out of a `List`: the path of the
+    item inside its document (`("items", 3)`), so positions still resolve.
+    """
+
+    ref: ObjectRef
+    api_version: str
+    body: dict[str, Any]
+    origin: Origin
+    source: SourceFile = field(repr=False)
+    doc_span: tuple[int, int] = field(repr=False, default=(0, 0))
+    item_path: tuple[PathElem, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return self.ref.kind
+
+    def locate(self, path: Sequence[PathElem]) -> tuple[int, int]:
+        """Line and column (1-based) of `path`, or of its nearest parent in the file."""
+        return locate_in_document(self.source, self.doc_span, (*self.item_path, *path), self.origin)
+
+
+@dataclass(slots=True)
+class LoadResult:
+    manifests: list[Manifest] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    documents: int = 0
+
+    def extend(self, other: LoadResult) -> None:
+        self.manifests.extend(other.manifests)
+        self.findings.extend(other.findings)
+        self.documents += other.documents
+
+
+# --------------------------------------------------------------------------- loader
+
+
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    pass
+
+
+class StrictLoader(yaml.CSafeLoader):
+    """CSafeLoader that refuses duplicate keys and keeps timestamps as strings.
+
+    Kubernetes decodes YAML to JSON, so an unquoted `2024-01-01` stays a string
+    (sigs.k8s.io/yaml); PyYAML would make it a `date`. Non-string keys become
+    strings for the same reason.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value
+                first = seen.get(key)
+                if first is not None:
+                    raise _DuplicateKey(
+                        f"first defined at line {first.start_mark.line + 1}",
+                        node.start_mark,
+                        f'duplicate key "{key}"',
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node
+        mapping = super().construct_mapping(node, deep=deep)
+        if any(not isinstance(k, str) for k in mapping):
+            mapping = {_key_str(k): v for k, v in mapping.items()}
+        return mapping
+
+
+def _key_str(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
+StrictLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    lambda loader, node: loader.construct_scalar(node),
+)
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """Nodes the document expands to with aliases followed, stopping past `limit`."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = 1  # a recursive alias counts once; PyYAML refuses cycles itself
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            for child in node.value:
+                total += size(child)
+                if total > limit:
+                    break
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                total += size(key) + size(value)
+                if total > limit:
+                    break
+        sizes[id(node)] = total
+        return total
+
+    return size(root)
+
+
+def _finding(file: str, line: int, column: int, rule: str, message: str, **ident: str) -> Finding:
+    return Finding(file=file, line=line, column=column, rule=rule, message=message, **ident)
+
+
+def _decode(path: str, data: bytes, max_bytes: int) -> tuple[str | None, Finding | None]:
+    if len(data) > max_bytes:
+        return None, _finding(
+            path, 1, 1, "manifest:too-large",
+            f"file is {len(data):,} bytes, over the {max_bytes:,}-byte limit for a manifest file",
+        )
+    if b"\x00" in data[:8192]:
+        return None, _finding(path, 1, 1, "manifest:binary", "binary file (contains NUL bytes), not YAML")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        return None, _finding(
+            path, line, column, "manifest:encoding",
+            f"not valid UTF-8 (byte 0x{data[err.start]:02x} at offset {err.start})",
+        )
+    return text, None
+
+
+def load_bytes(
+    path: str,
+    data: bytes,
+    *,
+    default_namespace: str = "",
+    max_bytes: int = MAX_FILE_BYTES,
+) -> LoadResult:
+    """Parse one file's bytes. `path` is the name findings show (repository-relative)."""
+    text, problem = _decode(path, data, max_bytes)
+    if problem is not None or text is None:
+        return LoadResult(findings=[problem] if problem else [])
+    return load_text(path, text, default_namespace=default_namespace)
+
+
+def load_text(path: str, text: str, *, default_namespace: str = "") -> LoadResult:
+    result = LoadResult()
+    source = SourceFile(path, text)
+    may_alias = "&" in text and "*" in text
+    loader = StrictLoader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            doc_index = index
+            index += 1
+            if may_alias and _expanded_size(node, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+                result.findings.append(_finding(
+                    path, node.start_mark.line + 1, node.start_mark.column + 1, "yaml:alias-bomb",
+                    f"document {doc_index} expands its aliases to more than {MAX_EXPANDED_NODES:,} nodes",
+                ))
+                continue
+            body = loader.construct_document(node)
+            if body is None:
+                continue  # an empty document between `---` markers
+            result.documents += 1
+            span = (node.start_mark.index, node.end_mark.index)
+            origin = Origin(path, doc_index, node.start_mark.line + 1, node.start_mark.column + 1)
+            _add_document(result, source, span, origin, body, default_namespace)
+    except yaml.MarkedYAMLError as err:
+        result.findings.append(_yaml_error_finding(path, text, err))
+    except (yaml.YAMLError, RecursionError, ValueError) as err:
+        result.findings.append(_finding(path, 1, 1, "yaml:syntax", f"invalid YAML: {err}"))
+    finally:
+        loader.dispose()
+    if result.documents == 0 and not result.findings:
+        result.findings.append(_finding(path, 1, 1, "manifest:empty", "file has no YAML documents"))
+    return result
+
+
+def _yaml_error_finding(path: str, text: str, err: yaml.MarkedYAMLError) -> Finding:
+    mark = err.problem_mark or err.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = err.problem or "invalid YAML"
+    if isinstance(err, _DuplicateKey):
+        return _finding(path, line, column, "yaml:duplicate-key", f"{problem} ({err.context})")
+    if problem.startswith("could not determine a constructor"):
+        return _finding(path, line, column, "yaml:tag", f"unsupported YAML tag: {problem} (tags are never executed)")
+    context = f" {err.context}" if err.context else ""
+    message = f"invalid YAML: {problem}{context}"
+    lines = text.splitlines()
+    if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+        message += " (a tab character: YAML indentation must use spaces)"
+    return _finding(path, line, column, "yaml:syntax", message)
+
+
+_TYPE_NAMES = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+
+def _add_document(
+    result: LoadResult,
+    source: SourceFile,
+    span: tuple[int, int],
+    origin: Origin,
+    body: Any,
+    default_namespace: str,
+) -> None:
+    if not isinstance(body, dict):
+        what = _TYPE_NAMES.get(type(body), type(body).__name__)
+        result.findings.append(_finding(
+            origin.file, origin.line, origin.column, "manifest:not-a-mapping",
+            f"document {origin.document} is {what}, expected a mapping (a Kubernetes object)",
+        ))
+        return
+    kind = body.get("kind")
+    items = body.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(items, list):
+        for i, item in enumerate(items):
+            item_path: tuple[PathElem, ...] = ("items", i)
+            line, column = locate_in_document(source, span, item_path, origin)
+            item_origin = Origin(origin.file, origin.document, line, column)
+            if not isinstance(item, dict):
+                result.findings.append(_finding(
+                    origin.file, line, column, "manifest:not-a-mapping",
+                    f"items[{i}] of {kind} is {_TYPE_NAMES.get(type(item), 'not a mapping')}, expected an object",
+                ))
+                continue
+            _add_object(result, source, span, item_origin, item, default_namespace, item_path)
+        return
+    _add_object(result, source, span, origin, body, default_namespace, ())
+
+
+def _add_object(
+    result: LoadResult,
+    source: SourceFile,
+    span: tuple[int, int],
+    origin: Origin,
+    body: dict[str, Any],
+    default_namespace: str,
+    item_path: tuple[PathElem, ...],
+) -> None:
+    def missing(path: tuple[PathElem, ...], message: str, rule: str) -> None:
+        line, column = locate_in_document(source, span, (*item_path, *path), origin)
+        result.findings.append(_finding(
+            origin.file, line, column, rule, message,
+            api_version=str(body.get("apiVersion", "")), kind=str(body.get("kind", "")),
+        ))
+
+    api_version = body.get("apiVersion")
+    kind = body.get("kind")
+    meta = body.get("metadata")
+    ok = True
+    if not isinstance(api_version, str) or not api_version:
+        missing(("apiVersion",), "apiVersion is required (a non-empty string)", "manifest:missing-apiVersion")
+        ok = False
+    if not isinstance(kind, str) or not kind:
+        missing(("kind",), "kind is required (a non-empty string)", "manifest:missing-kind")
+        ok = False
+    if not isinstance(meta, dict):
+        missing(("metadata",), "metadata is required (a mapping with a name)", "manifest:missing-name")
+        return
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        if meta.get("generateName"):
+            missing(("metadata", "generateName"),
+                    "metadata.generateName is not idempotent under GitOps (every apply would create a "
+                    "new object); set metadata.name", "manifest:generate-name")
+        else:
+            missing(("metadata", "name"), "metadata.name is required", "manifest:missing-name")
+        ok = False
+    if not ok:
+        return
+    assert isinstance(api_version, str) and isinstance(kind, str)
+    ref = ObjectRef.from_object(body)
+    if not ref.namespace and default_namespace and kinds.is_namespaced(ref.group, ref.kind):
+        ref = ObjectRef(ref.group, ref.kind, default_namespace, ref.name)
+    result.manifests.append(Manifest(
+        ref=ref, api_version=api_version, body=body, origin=origin,
+        source=source, doc_span=span, item_path=item_path,
+    ))
+
+
+# --------------------------------------------------------------------------- files
+
+
+def iter_yaml_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files as given, directories recursed for *.yaml/*.yml, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(
+                p for p in path.rglob("*")
+                if p.suffix in YAML_SUFFIXES and p.is_file() and not _hidden(p.relative_to(path))
+            )
+        else:
+            yield path
+
+
+def _hidden(rel: Path) -> bool:
+    return any(part.startswith(".") for part in rel.parts)
+
+
+def find_duplicates(manifests: Iterable[Manifest]) -> list[Finding]:
+    """The same object (group, kind, namespace, name) defined twice: both places named."""
+    first: dict[ObjectRef, Manifest] = {}
+    findings: list[Finding] = []
+    for manifest in manifests:
+        earlier = first.setdefault(manifest.ref, manifest)
+        if earlier is manifest:
+            continue
+        line, column = manifest.locate(("metadata", "name"))
+        findings.append(Finding(
+            file=manifest.origin.file, line=line, column=column, rule="manifest:duplicate-object",
+            path="metadata.name",
+            message=f"{manifest.ref} is defined twice: first at {earlier.origin}",
+            api_version=manifest.api_version, kind=manifest.ref.kind,
+            namespace=manifest.ref.namespace, name=manifest.ref.name,
+        ))
+    return findings
+
+
+# --------------------------------------------------------------------------- positions
+
+
+@functools.lru_cache(maxsize=64)
+def _position_tree(text: str) -> Any:
+    from ruamel.yaml import YAML
+
+    rt = YAML(typ="rt")
+    rt.allow_duplicate_keys = True
+    return rt.load(text)
+
+
+def locate_in_document(
+    source: SourceFile,
+    span: tuple[int, int],
+    path: Sequence[PathElem],
+    fallback: Origin,
+) -> tuple[int, int]:
+    """1-based (line, column) of `path` in one document, or of its nearest present parent.
+
+    Only the document itself is re-parsed (from the start of its first line, so
+    indentation is kept), and the line offset is added back.
+    """
+    start, end = span
+    if end <= start:
+        return fallback.line, fallback.column
+    line_start = source.text.rfind("\n", 0, start) + 1
+    offset = source.text.count("\n", 0, line_start)
+    try:
+        node = _position_tree(source.text[line_start:end])
+    except Exception:  # a document PyYAML accepted but ruamel does not: keep the document start
+        return fallback.line, fallback.column
+    line, column = fallback.line - 1 - offset, fallback.column - 1
+    for elem in path:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(elem, int) and isinstance(node, list) and 0 <= elem < len(node):
+                if lc is not None:
+                    line, column = lc.item(elem)
+                node = node[elem]
+            elif isinstance(node, dict):
+                key = _find_key(node, elem)
+                if key is None:
+                    break
+                if lc is not None:
+                    line, column = lc.key(key)
+                node = node[key]
+            else:
+                break
+        except (KeyError, IndexError, TypeError):
+            break
+    return line + 1 + offset, column + 1
+
+
+def _find_key(node: dict[Any, Any], elem: PathElem) -> Any:
+    if elem in node:
+        return elem
+    for key in node:  # YAML 1.1 vs 1.2 spelling of the same key (`on`, `yes`, numbers)
+        if str(key).lower() == str(elem).lower():
+            return key
+    return None
+
+
+def format_path(path: Sequence[PathElem]) -> str:
+    """`("spec", "workerGroupSpecs", 0, "replicas")` -> `spec.workerGroupSpecs[0].replicas`."""
+    out: list[str] = []
+    for elem in path:
+        if isinstance(elem, int):
+            out.append(f"[{elem}]")
+        else:
+            out.append(f".{elem}" if out else str(elem))
+    return "".join(out)
+
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "LoadResult",
+    "Manifest",
+    "Origin",
+    "Severity",
+    "SourceFile",
+    "find_duplicates",
+    "format_path",
+    "iter_yaml_files",
+    "load_bytes",
+    "load_text",
+]
