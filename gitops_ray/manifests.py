@@ -142,10 +142,12 @@ def _key_str(key: Any) -> str:
     return str(key)
 
 
-StrictLoader.add_constructor(
-    "tag:yaml.org,2002:timestamp",
-    lambda loader, node: loader.construct_scalar(node),
-)
+def _timestamp_as_string(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    return loader.construct_scalar(node)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_string)
 
 
 def _expanded_size(root: yaml.Node, limit: int) -> int:
@@ -174,8 +176,10 @@ def _expanded_size(root: yaml.Node, limit: int) -> int:
     return size(root)
 
 
-def _finding(file: str, line: int, column: int, rule: str, message: str, **ident: str) -> Finding:
-    return Finding(file=file, line=line, column=column, rule=rule, message=message, **ident)
+def _finding(
+    file: str, line: int, column: int, rule: str, message: str, *, api_version: str = "", kind: str = ""
+) -> Finding:
+    return Finding(file=file, line=line, column=column, rule=rule, message=message, api_version=api_version, kind=kind)
 
 
 def _decode(path: str, data: bytes, max_bytes: int) -> tuple[str | None, Finding | None]:
