@@ -264,7 +264,10 @@ def compare(
     changes: list[FieldChange] = []
     if projected != want:
         changes.extend(_deepdiff(projected, want, kind))
-    changes.extend(removals(live, desired, manager=manager, kind=kind, ignore=ignore))
+    seen = {c.path for c in changes}
+    for removal in removals(live, desired, manager=manager, kind=kind, ignore=ignore):
+        if not any(removal.path == p or removal.path.startswith(p + "/") for p in seen):
+            changes.append(removal)
     return tuple(changes)
 
 
