@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "validate": "gitops_ray.commands.validate:validate",
     "schemas": "gitops_ray.commands.schemas:schemas",
     "sandbox": "gitops_ray.sandbox.commands:sandbox",
+    "plan": "gitops_ray.commands.plan:plan",
+    "apply": "gitops_ray.commands.apply:apply",
 }
 
 

@@ -1,0 +1,144 @@
+"""One reconcile, stage by stage: source -> manifests -> validate -> live -> plan (-> apply -> record).
+
+The CLI commands `plan`, `apply` (and later `reconcile`) are thin layers over
+these functions; each stage is a plain function of plain data, so tests can run
+any prefix of the pipeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_ray import kinds
+from gitops_ray.environment import Environment, load_environment
+from gitops_ray.errors import GitopsRayError
+from gitops_ray.findings import Finding
+from gitops_ray.manifests import LoadResult, Manifest, Origin, SourceFile, find_duplicates, load_bytes
+from gitops_ray.refs import ObjectRef
+from gitops_ray.source import Snapshot, open_snapshot
+
+CACHE_VERSION = "1"
+
+
+class InvalidManifests(GitopsRayError):
+    """The commit's manifests do not validate: nothing is planned or applied."""
+
+    exit_code = 1
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        errors = [f for f in findings if f.is_error]
+        shown = "\n".join(f"  {f.location()}: {f.kind + '/' + f.name + ': ' if f.name else ''}"
+                          f"{f.path + ': ' if f.path else ''}{f.message}" for f in errors[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(f"{len(errors)} invalid manifest finding(s); nothing was planned:\n{shown}{more}")
+        self.findings = list(findings)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Desired:
+    snapshot: Snapshot
+    environment: Environment
+    manifests: list[Manifest]
+    warnings: list[Finding]
+    kuberay_version: str
+    documents: int
+
+
+def open_environment(*, env: str, repo: str | None, ref: str | None, worktree: bool) -> tuple[Snapshot, Environment]:
+    snapshot = open_snapshot(repo=repo, ref=ref, worktree=worktree)
+    return snapshot, load_environment(snapshot, env)
+
+
+def load_desired(
+    snapshot: Snapshot,
+    environment: Environment,
+    *,
+    kuberay_version: str | None = None,
+    validate: bool = True,
+    cache_dir: Path | None = None,
+) -> Desired:
+    """Parse (cached by Git blob id), validate, and refuse to go on if anything is invalid."""
+    from gitops_ray import schemas
+
+    version = schemas.select_version(kuberay_version or environment.kuberay_version)
+    default_ns = environment.namespaces[0] if len(environment.namespaces) == 1 else ""
+    result = LoadResult()
+    cache = cache_dir if cache_dir is not None else default_cache_dir()
+    for path in snapshot.files(environment.paths):
+        result.extend(_load_cached(snapshot, path, default_ns, cache))
+    findings = list(result.findings) + find_duplicates(result.manifests)
+    if validate:
+        from gitops_ray import validate as validation
+
+        findings += validation.validate_manifests(result.manifests, version=version, environment=environment)
+    errors = [f for f in findings if f.is_error]
+    if errors:
+        raise InvalidManifests(findings)
+    return Desired(snapshot=snapshot, environment=environment, manifests=result.manifests,
+                   warnings=[f for f in findings if not f.is_error], kuberay_version=version,
+                   documents=result.documents)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-ray" / "manifests"
+
+
+def _load_cached(snapshot: Snapshot, path: str, default_ns: str, cache: Path) -> LoadResult:
+    """Parsed documents are cached by the file's Git blob id (content-addressed, so a
+    cache entry is never stale); only files without findings are cached."""
+    blob = snapshot.blob_id(path)
+    key = hashlib.sha256(f"{CACHE_VERSION}\0{blob}\0{path}\0{default_ns}".encode()).hexdigest()
+    entry = cache / key[:2] / f"{key}.json"
+    data = snapshot.read(path)
+    try:
+        cached = json.loads(entry.read_bytes())
+    except (OSError, ValueError):
+        cached = None
+    if cached is not None:
+        return _from_cache(path, data, cached)
+    loaded = load_bytes(path, data, default_namespace=default_ns)
+    if not loaded.findings:
+        _store(entry, loaded)
+    return loaded
+
+
+def _store(entry: Path, loaded: LoadResult) -> None:
+    records = [{"body": m.body, "doc": m.origin.document, "line": m.origin.line, "column": m.origin.column,
+                "span": list(m.doc_span), "item": list(m.item_path),
+                "ref": [m.ref.group, m.ref.kind, m.ref.namespace, m.ref.name], "apiVersion": m.api_version}
+               for m in loaded.manifests]
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"documents": loaded.documents, "manifests": records}, separators=(",", ":")))
+        os.replace(tmp, entry)
+    except OSError:
+        pass  # a read-only cache is only slower
+
+
+def _from_cache(path: str, data: bytes, cached: dict[str, Any]) -> LoadResult:
+    source = SourceFile(path, data.decode("utf-8-sig"))
+    manifests = [
+        Manifest(ref=ObjectRef(*r["ref"]), api_version=r["apiVersion"], body=r["body"],
+                 origin=Origin(path, r["doc"], r["line"], r["column"]), source=source,
+                 doc_span=(r["span"][0], r["span"][1]), item_path=tuple(r["item"]))
+        for r in cached["manifests"]
+    ]
+    return LoadResult(manifests=manifests, documents=int(cached["documents"]))
+
+
+def desired_refs(manifests: Sequence[Manifest]) -> list[tuple[str, ObjectRef]]:
+    out = []
+    for m in manifests:
+        ref = m.ref
+        if not ref.namespace and kinds.is_namespaced(ref.group, ref.kind):
+            continue  # validation has already refused these
+        out.append((m.api_version, ref))
+    return out
