@@ -15,6 +15,12 @@ v1.5.1 samples for want of them; see ../shared/docs/validation-perf.md):
   checks `required`, so they are dropped. Callers validating raw manifests
   should also drop nulls in non-nullable fields (`prune_nulls`), as the server does.
 * Go RE2 `pattern`s are Python-compatible for every pattern the KubeRay CRDs use.
+* The root gets `apiVersion`/`kind` enums and the standard ObjectMeta fields
+  (`OBJECT_META`): a CRD schema says only `metadata: {type: object}`, but the
+  API server checks custom resources' metadata like any object's.
+
+Not enforced (documented in docs/schemas.md): CEL `x-kubernetes-validations`,
+list-map key uniqueness, `format`s.
 
 Pure: no I/O. The catalogue in schemas.py decides what to convert and caches it.
 """
@@ -22,9 +28,52 @@ Pure: no I/O. The catalogue in schemas.py decides what to convert and caches it.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 DIALECT = "http://json-schema.org/draft-07/schema#"
+
+CONVERTER_VERSION = "2"
+"""Bumped whenever the output of this module changes: part of every cache key and
+recorded in the committed schemas' index, so stale conversions are never used."""
+
+_STRING_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
+
+OBJECT_META: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "generateName": {"type": "string"},
+        "namespace": {"type": "string"},
+        "labels": _STRING_MAP,
+        "annotations": _STRING_MAP,
+        "finalizers": {"type": "array", "items": {"type": "string"}},
+        "ownerReferences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": "string"},
+                    "uid": {"type": "string"}, "controller": {"type": "boolean"},
+                    "blockOwnerDeletion": {"type": "boolean"},
+                },
+                "required": ["apiVersion", "kind", "name", "uid"],
+                "additionalProperties": False,
+            },
+        },
+        "uid": {"type": "string"},
+        "resourceVersion": {"type": "string"},
+        "generation": {"type": "integer"},
+        "creationTimestamp": {"type": ["string", "null"]},
+        "deletionTimestamp": {"type": ["string", "null"]},
+        "deletionGracePeriodSeconds": {"type": "integer"},
+        "managedFields": {"type": "array", "items": {"type": "object"}},
+        "selfLink": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+"""The fields of meta/v1 ObjectMeta (k8s.io/apimachinery/pkg/apis/meta/v1/types.go)
+with their JSON types; name syntax is checked by rules, not here."""
 
 # Keywords JSON Schema draft 7 understands with the same meaning as OpenAPI v3.
 _PASSTHROUGH = (
@@ -99,10 +148,71 @@ def _convert(node: dict[str, Any], *, strict: bool, descriptions: bool, preserve
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class ServedVersion:
+    """One served version of a CRD, converted: what the catalogue stores per (apiVersion, kind)."""
+
+    api_version: str
+    kind: str
+    schema: dict[str, Any]
+    deprecated: bool = False
+    deprecation_warning: str = ""
+
+
+class CRDFormatError(ValueError):
+    """The document is not an apiextensions.k8s.io/v1 CRD with structural schemas."""
+
+
+def crd_to_jsonschemas(crd: dict[str, Any], *, strict: bool = True) -> list[ServedVersion]:
+    """Every served version of one CRD as a root JSON Schema (draft 7)."""
+    if not isinstance(crd, dict) or crd.get("kind") != "CustomResourceDefinition":
+        raise CRDFormatError("not a CustomResourceDefinition")
+    if crd.get("apiVersion") != "apiextensions.k8s.io/v1":
+        raise CRDFormatError(f"apiVersion {crd.get('apiVersion')!r} is not supported (need apiextensions.k8s.io/v1)")
+    spec = crd.get("spec") or {}
+    group = spec.get("group")
+    kind = (spec.get("names") or {}).get("kind")
+    if not isinstance(group, str) or not isinstance(kind, str):
+        raise CRDFormatError("spec.group or spec.names.kind is missing")
+    out: list[ServedVersion] = []
+    for version in spec.get("versions") or ():
+        if not version.get("served", True):
+            continue
+        openapi = ((version.get("schema") or {}).get("openAPIV3Schema"))
+        if not isinstance(openapi, dict):
+            raise CRDFormatError(f"{kind} {version.get('name')}: no schema.openAPIV3Schema")
+        api_version = f"{group}/{version['name']}"
+        root = openapi_to_jsonschema(openapi, strict=strict)
+        props = root.setdefault("properties", {})
+        props["apiVersion"] = {"type": "string", "enum": [api_version]}
+        props["kind"] = {"type": "string", "enum": [kind]}
+        props["metadata"] = copy.deepcopy(OBJECT_META)
+        root["required"] = sorted({*root.get("required", ()), "apiVersion", "kind", "metadata"})
+        schema = {"$schema": DIALECT, "title": f"{kind} {api_version}", **root}
+        out.append(ServedVersion(
+            api_version=api_version, kind=kind, schema=schema,
+            deprecated=bool(version.get("deprecated")),
+            deprecation_warning=str(version.get("deprecationWarning") or ""),
+        ))
+    if not out:
+        raise CRDFormatError(f"{kind}: no served versions")
+    return out
+
+
+def _nullable(schema: dict[str, Any]) -> bool:
+    if schema.get("nullable"):
+        return True
+    types = schema.get("type")
+    return types == "null" or (isinstance(types, list) and "null" in types)
+
+
 def prune_nulls(value: Any, schema: dict[str, Any]) -> Any:
     """Drop `null`s in fields the schema does not mark nullable, as the API server does
     before defaulting (apiextensions-apiserver `schema/defaulting`). Returns a new value
-    only where something changed; untouched subtrees are shared."""
+    only where something changed; untouched subtrees are shared.
+
+    `schema` may be the CRD's openAPIV3Schema (`nullable: true`) or its conversion
+    (`"null"` in `type`)."""
     if isinstance(value, dict):
         props = schema.get("properties") or {}
         additional = schema.get("additionalProperties")
@@ -110,7 +220,7 @@ def prune_nulls(value: Any, schema: dict[str, Any]) -> Any:
         out: dict[str, Any] = {}
         for key, sub in value.items():
             sub_schema = props.get(key) if key in props else (additional if isinstance(additional, dict) else None)
-            if sub is None and sub_schema is not None and not sub_schema.get("nullable"):
+            if sub is None and sub_schema is not None and not _nullable(sub_schema):
                 changed = True
                 continue
             new = prune_nulls(sub, sub_schema) if sub_schema is not None else sub
