@@ -17,6 +17,8 @@ so one run reports every broken file at once.
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -456,12 +458,18 @@ def _find_key(node: dict[Any, Any], elem: PathElem) -> Any:
     return None
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$-]*$")
+
+
 def format_path(path: Sequence[PathElem]) -> str:
-    """`("spec", "workerGroupSpecs", 0, "replicas")` -> `spec.workerGroupSpecs[0].replicas`."""
+    """`("spec", "workerGroupSpecs", 0, "replicas")` -> `spec.workerGroupSpecs[0].replicas`;
+    keys that are not plain names are quoted: `metadata.annotations["ray.io/ft-enabled"]`."""
     out: list[str] = []
     for elem in path:
         if isinstance(elem, int):
             out.append(f"[{elem}]")
+        elif not _PLAIN_KEY.match(str(elem)):
+            out.append(f"[{json.dumps(str(elem))}]")
         else:
             out.append(f".{elem}" if out else str(elem))
     return "".join(out)
