@@ -1,0 +1,493 @@
+"""The record: what the engine calls, and the only module that writes the record.
+
+Integration contract for the engine (engine.py / reconcile), a handful of calls::
+
+    store = audit.open_store(environment, record_dir)          # --record-dir wins, then record.dir
+    recorder = audit.RunRecorder(
+        store, environment=environment, run_id=run_id,
+        source=provenance.source(commit, repository=..., ref=..., signature=provenance.verify_signature(root, commit)),
+        actor=provenance.actor(kube_user=cluster.identity()),
+        target=provenance.target(server=cluster.server, context=cluster.context, kuberay_version=...,
+                                 crd_schema_version=desired.kuberay_version, namespaces=environment.namespaces),
+        anchors=audit.default_anchors(environment, cluster=cluster, repository=repo, commit=commit_sha),
+    )
+    recorder.recover(lambda ref: live.get(ref))    # 1. finish what a killed run left open, before anything new
+    recorder.observe(live.owned)                    # 2. new objects, disappearances (with cause), final statuses
+    plan = build_plan(..., history=recorder.job_history())   # "completed, do not re-run" reads the record
+    apply.execute(plan, cluster, ApplyOptions(run_id=recorder.run_id, recorder=recorder, ...))
+        # apply calls recorder.intent(plan, run_id) before its first write (the returned entry id is the
+        # Audit-ID prefix: audit_id(entry_id, n)), recorder.evidence(change, live) before deleting or
+        # replacing, recorder.outcome(result) after each write (thread-safe), recorder.finish(result)
+    recorder.observe(read_live(...).owned)          # optional, after apply: inventory what the operator made
+    recorder.close()                                # checkpoint + anchors if finish() did not already
+    # plan-only / drift runs: recorder.observe(...); recorder.drift(plan); recorder.close()
+
+`finish`/`close` write the `checkpoint` entry and publish it to the anchors;
+an anchor that cannot be written is recorded (observation `anchor-failed`) and
+listed in `recorder.notices`, never raised. Every value that reaches the record
+passes the redactor built from the plan: Secret values (as given and base64-
+decoded) are removed everywhere, container env values from free text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gitops_ray import anchors as anchors_mod
+from gitops_ray import evidence, facts
+from gitops_ray.anchors import Anchor, Checkpoint, ConfigMapAnchor, ConfigMapClient, GitNoteAnchor
+from gitops_ray.changes import Action, ApplyResult, Change, ChangeResult, Outcome, Plan
+from gitops_ray.environment import Environment
+from gitops_ray.errors import GitopsRayError
+from gitops_ray.record import Draft, Entry, EntryKind, RecordStore, audit_id, now_iso, object_digest, subject
+from gitops_ray.refs import ObjectRef
+
+DEFAULT_RECORD_DIR = ".gitops-ray/records"
+HIDDEN = "(hidden)"
+MAX_VALUE_BYTES = 16_384
+
+__all__ = ["DEFAULT_RECORD_DIR", "RunRecorder", "audit_id", "default_anchors", "open_store", "record_path"]
+
+
+def record_path(environment: Environment | str, record_dir: str | Path | None = None, *,
+                base: Path | None = None) -> Path:
+    """`--record-dir` if given, else the environment's `record.dir`, else `.gitops-ray/records`;
+    relative directories are relative to the current directory (`base`)."""
+    name = environment if isinstance(environment, str) else environment.name
+    configured = None if isinstance(environment, str) else environment.record.dir
+    directory = Path(record_dir or configured or DEFAULT_RECORD_DIR).expanduser()
+    if not directory.is_absolute():
+        directory = (base or Path.cwd()) / directory
+    return directory / f"{name}.jsonl"
+
+
+def open_store(environment: Environment | str, record_dir: str | Path | None = None) -> RecordStore:
+    name = environment if isinstance(environment, str) else environment.name
+    return RecordStore(record_path(environment, record_dir), environment=name)
+
+
+class RepositoryNotes:
+    """`anchors.NoteStore` over a source.Repository (its notes ref, read and written through Git)."""
+
+    def __init__(self, repository: Any, ref: str = anchors_mod.NOTES_REF) -> None:
+        self.repository = repository
+        self.ref = ref
+
+    def read_note(self, sha: str) -> str | None:
+        text = self.repository.read_note(sha, ref=self.ref)
+        return None if text is None else str(text)
+
+    def add_note(self, sha: str, text: str) -> None:
+        self.repository.add_note(sha, text, ref=self.ref)
+
+    def _git(self) -> Any:
+        return self.repository._repo.git  # TODO(lead): move into source.Repository (list_notes, has_commit)
+
+    def noted_commits(self) -> list[str] | None:
+        try:
+            self._git().rev_parse("--verify", "--quiet", self.ref)
+            listing = str(self._git().notes("--ref", self.ref, "list"))
+        except _git_error():  # no notes ref in this repository
+            return None
+        return [line.split()[1] for line in listing.splitlines() if len(line.split()) == 2]
+
+    def has_commit(self, sha: str) -> bool:
+        try:
+            self._git().cat_file("-e", f"{sha}^{{commit}}")
+        except _git_error():  # not a commit of this repository
+            return False
+        return True
+
+
+def _git_error() -> type[Exception]:
+    from gitops_ray.source import _git
+
+    error: type[Exception] = _git().GitCommandError
+    return error
+
+
+def default_anchors(environment: Environment, *, cluster: ConfigMapClient | None = None, repository: Any = None,
+                    commit: str = "", namespace: str | None = None) -> list[Anchor]:
+    """The anchors the environment asks for (record.anchorConfigMap / anchorGitNote) that can be reached."""
+    found: list[Anchor] = []
+    if cluster is not None and environment.record.anchor_configmap and (namespace or environment.namespaces):
+        found.append(ConfigMapAnchor(client=cluster, namespace=namespace or environment.namespaces[0],
+                                     environment=environment.name))
+    if repository is not None and commit and environment.record.anchor_git_note:
+        found.append(GitNoteAnchor(notes=RepositoryNotes(repository), commit=commit, environment=environment.name))
+    return found
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+class Redactor:
+    """Removes known secret values from what is recorded (defence in depth: diffs arrive masked)."""
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = set()  # removed everywhere
+        self.env_values: set[str] = set()  # removed from free text (messages, diffs)
+
+    def learn(self, body: Mapping[str, Any] | None) -> None:
+        if not body:
+            return
+        if body.get("kind") == "Secret":
+            for value in (body.get("data") or {}).values():
+                self._secret(str(value))
+                with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError):
+                    self._secret(base64.b64decode(str(value), validate=True).decode())
+            for value in (body.get("stringData") or {}).values():
+                self._secret(str(value))
+        for key, value, parent in _walk(body):
+            if key == "env" and isinstance(value, list):
+                self.env_values.update(str(e["value"]) for e in value
+                                       if isinstance(e, Mapping) and len(str(e.get("value") or "")) >= 8)
+            elif key == "redisPassword" and isinstance(value, Mapping) and value.get("value"):
+                self._secret(str(value["value"]))
+            elif key == "redis-password" and isinstance(value, str):
+                self._secret(value)
+            del parent
+
+    def _secret(self, value: str) -> None:
+        if len(value) >= 4:
+            self.secrets.add(value)
+
+    def scrub(self, value: Any, *, free_text: bool = False) -> Any:
+        words = self.secrets | self.env_values if free_text else self.secrets
+        if not words:
+            return value
+        return _replace(value, sorted(words, key=len, reverse=True))
+
+
+def _walk(value: Any) -> Any:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            for key, child in node.items():
+                yield str(key), child, node
+                stack.append(child)
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _replace(value: Any, words: Sequence[str]) -> Any:
+    if isinstance(value, str):
+        for word in words:
+            if word in value:
+                value = value.replace(word, HIDDEN)
+        return value
+    if isinstance(value, Mapping):
+        return {k: _replace(v, words) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace(v, words) for v in value]
+    return value
+
+
+def _bounded(value: Any) -> Any:
+    """Large diff values are kept as a digest, so one huge object cannot bloat the log."""
+    from gitops_ray.record import canonical_json, sha256_hex
+
+    raw = canonical_json(value)
+    if len(raw) <= MAX_VALUE_BYTES:
+        return value
+    return {"sha256": sha256_hex(raw), "bytes": len(raw), "truncated": True}
+
+
+# --------------------------------------------------------------------------- the recorder
+
+
+def _rv(obj: Mapping[str, Any] | None) -> str | None:
+    value = ((obj or {}).get("metadata") or {}).get("resourceVersion")
+    return str(value) if value else None
+
+
+def _uid(obj: Mapping[str, Any] | None) -> str | None:
+    value = ((obj or {}).get("metadata") or {}).get("uid")
+    return str(value) if value else None
+
+
+def _subject(change: Change, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    ref = change.ref
+    from gitops_ray.record import subject_name
+
+    return subject(subject_name(change.api_version, ref.kind, ref.namespace, ref.name), object_digest(body))
+
+
+class RunRecorder:
+    """One run's view of the record. Satisfies apply.Recorder; safe to call from apply's threads."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        *,
+        environment: Environment | str,
+        run_id: str = "",
+        source: Mapping[str, Any] | None = None,
+        actor: Mapping[str, Any] | None = None,
+        target: Mapping[str, Any] | None = None,
+        anchors: Sequence[Anchor] = (),
+        waivers: Mapping[ObjectRef, Sequence[str]] | None = None,
+        operator_env: Mapping[str, str] | None = None,
+    ) -> None:
+        from gitops_ray.apply import new_run_id
+
+        self.store = store
+        self.environment = environment if isinstance(environment, str) else environment.name
+        if operator_env is None and not isinstance(environment, str):
+            operator_env = dict(environment.operator.env or {})
+        self.operator_env = dict(operator_env or {})
+        self.run_id = run_id or new_run_id()
+        self.context = {"source": dict(source or {}), "actor": dict(actor or {}), "target": dict(target or {})}
+        self.anchors = list(anchors)
+        self.waivers = {k: list(v) for k, v in (waivers or {}).items()}
+        self.redactor = Redactor()
+        self.notices: list[str] = []
+        self.intent_id = ""
+        self.checkpoint: Checkpoint | None = None
+        self._lock = threading.RLock()
+        self._index: evidence.RecordIndex | None = None
+        self._written = 0
+        self._since_checkpoint = 0
+        self._numbers: dict[ObjectRef, int] = {}
+        self._planned: dict[int, Change] = {}
+        self._outcomes: dict[int, Outcome] = {}
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def index(self) -> evidence.RecordIndex:
+        with self._lock:
+            if self._index is None:
+                self._index = evidence.RecordIndex.build(self.store.entries())
+            return self._index
+
+    def _append(self, drafts: Sequence[Draft]) -> list[Entry]:
+        with self._lock:
+            index = self.index
+            safe = [Draft(kind=d.kind, run_id=d.run_id, subjects=d.subjects, entry=d.entry,
+                          predicate=self.redactor.scrub(d.predicate)) for d in drafts]
+            written = self.store.append_all(safe)
+            for entry in written:
+                index.add(entry)
+            self._written += len(written)
+            self._since_checkpoint += len(written)
+            return written
+
+    def _draft(self, kind: EntryKind, predicate: dict[str, Any], subjects: Sequence[dict[str, Any]] = (),
+               **entry: Any) -> Draft:
+        return Draft(kind=kind, run_id=self.run_id, predicate=predicate, subjects=list(subjects), entry=entry)
+
+    # ------------------------------------------------------------------ before planning
+
+    def job_history(self) -> _JobHistory:
+        return _JobHistory(self)
+
+    def recover(self, live: Callable[[ObjectRef], Mapping[str, Any] | None]) -> list[Entry]:
+        """Recovery outcomes for every write a killed run left without one (what the cluster shows)."""
+        drafts = []
+        for unfinished in evidence.unfinished_intents(self.index):
+            for action in unfinished.missing:
+                ref = evidence.ref_from(str(action["ref"]), str(action.get("apiVersion", "")))
+                obj = live(ref)
+                state = evidence.recovery_state(action, obj, unfinished.run_id)
+                result = {"outcome": "recovered", "state": state, "uidBefore": action.get("uidBefore"),
+                          "uidAfter": _uid(obj) if action.get("op") != "delete" else None, "rvAfter": _rv(obj),
+                          "liveAfterSha256": object_digest(obj), "recoveredBy": self.run_id,
+                          "message": f"run {unfinished.run_id} stopped before recording this action"}
+                name = f"{action.get('apiVersion')}/{action['ref']}"
+                drafts.append(self._draft(
+                    EntryKind.OUTCOME, {"action": {k: action.get(k) for k in ("n", "ref", "apiVersion", "op",
+                                                                                 "strategy")},
+                                        "result": {k: v for k, v in result.items() if v is not None}},
+                    [subject(name, object_digest(obj) or action.get("desiredSha256"))],
+                    intentId=unfinished.intent.id, recovery=True))
+        return self._append(drafts) if drafts else []
+
+    def observe(self, owned: Mapping[ObjectRef, Mapping[str, Any]], *,
+                prunes: Mapping[str, str] | None = None) -> list[Entry]:
+        """Inventory new owned objects, classify the ones that vanished, keep final RayJob statuses."""
+        index = self.index
+        previously = list(index.known.values())
+        drafts: list[Draft] = []
+        appeared = []
+        for obj in owned.values():
+            uid = _uid(obj)
+            if uid and uid not in index.known:
+                rules = facts.cleanup(obj) if obj.get("kind") in ("RayJob", "RayCronJob") else None
+                appeared.append(evidence.known_from_live(obj, rules).to_json())
+        if appeared:
+            drafts.append(self._draft(EntryKind.OBSERVATION, {"observation": {"type": "inventory",
+                                                                              "appeared": appeared}},
+                                      [subject(f"{a['apiVersion']}/{a['ref']}", None, uid=a["uid"]) for a in appeared]))
+        for gone in evidence.classify_disappearances(previously, owned, prunes or {}, index,
+                                                     operator_env=self.operator_env):
+            drafts.append(self._draft(EntryKind.OBSERVATION, {"observation": gone.to_json()},
+                                      [subject(f"{gone.api_version}/{gone.ref}", None, uid=gone.uid)]))
+        for ref, obj in owned.items():
+            if ref.kind == "RayJob" and evidence.is_terminal(obj) and evidence.status_key(obj) not in index.statuses:
+                drafts.append(self._status_draft(ref, obj, "terminal"))
+        return self._append(drafts) if drafts else []
+
+    def _status_draft(self, ref: ObjectRef, live: Mapping[str, Any], when: str) -> Draft:
+        digest, commit = self.index.spec_digest_for(live, ref)
+        status = evidence.final_status(live) if ref.kind == "RayJob" else evidence.cluster_status(live)
+        observation = {"type": "final-status", "ref": str(ref), "apiVersion": live.get("apiVersion"),
+                       "uid": _uid(live), "status": self.redactor.scrub(status, free_text=True), "when": when,
+                       "terminal": ref.kind == "RayJob" and evidence.is_terminal(live), "specDigest": digest,
+                       "commit": commit, "facts": facts.facts_of(live)}
+        name = f"{live.get('apiVersion')}/{ref}"
+        return self._draft(EntryKind.OBSERVATION, {"observation": {k: v for k, v in observation.items() if v != ""}},
+                           [subject(name, object_digest(live), uid=_uid(live))])
+
+    def drift(self, plan: Plan) -> list[Entry]:
+        """Out-of-band changes a report-only run found (live differs from Git; not corrected)."""
+        drafts = []
+        for change in plan.changes:
+            if change.action in (Action.UPDATE, Action.REPLACE, Action.CREATE):
+                self.redactor.learn(change.desired)
+                self.redactor.learn(change.live)
+                drafts.append(self._draft(EntryKind.OBSERVATION, {"observation": {
+                    "type": "drift", "ref": str(change.ref), "apiVersion": change.api_version,
+                    "uid": change.live_uid, "would": change.action.value, "reason": change.reason,
+                    "changedPaths": [d.path for d in change.diff], "diff": self._diff(change)}},
+                    [_subject(change, change.live)]))
+        return self._append(drafts) if drafts else []
+
+    # ------------------------------------------------------------------ apply.Recorder
+
+    def _diff(self, change: Change) -> list[dict[str, Any]]:
+        return [_bounded(self.redactor.scrub(d.to_json(), free_text=True)) for d in change.diff[:500]]
+
+    def intent(self, plan: Plan, run_id: str) -> str:
+        with self._lock:
+            if run_id and run_id != self.run_id and not self._written:
+                self.run_id = run_id
+            actions, subjects = [], []
+            for n, change in enumerate(plan.changes):
+                self.redactor.learn(change.desired)
+                self.redactor.learn(change.live)
+                if change.action is Action.NOOP:
+                    continue
+                self._numbers[change.ref] = n
+                self._planned[n] = change
+                actions.append(self._planned_action(n, change))
+                subjects.append(_subject(change, change.desired if change.desired is not None else change.live))
+            if not any(c.action.writes for c in plan.changes):
+                self._numbers.clear()
+                return self.run_id  # nothing will be written: nothing to intend
+            predicate = {**self.context, "environment": self.environment,
+                         "plan": {"commit": plan.commit, "snapshot": plan.snapshot, "target": plan.target,
+                                  "kuberayVersion": plan.kuberay_version, "summary": plan.summary()},
+                         "actions": actions}
+            entry = self._append([self._draft(EntryKind.INTENT, predicate, subjects)])[0]
+            self.intent_id = entry.id
+            return entry.id
+
+    def _planned_action(self, n: int, change: Change) -> dict[str, Any]:
+        from gitops_ray.plan import spec_digest
+
+        body = change.desired if change.desired is not None else change.live
+        out: dict[str, Any] = {
+            "n": n, "ref": str(change.ref), "apiVersion": change.api_version, "op": change.action.value,
+            "strategy": change.strategy, "reason": change.reason, "source": change.source, "wave": change.wave,
+            "warnings": list(change.warnings), "changedPaths": [d.path for d in change.diff],
+            "diff": self._diff(change), "desiredSha256": object_digest(change.desired),
+            "liveBeforeSha256": object_digest(change.live), "uidBefore": change.live_uid, "rvBefore": _rv(change.live),
+            "impact": change.impact.to_json(), "facts": facts.facts_of(body or {}),
+            "waivers": self.waivers.get(change.ref, []),
+        }
+        if change.ref.kind == "RayJob" and change.desired is not None:
+            out["specDigest"] = spec_digest(change.desired)
+        return {k: v for k, v in out.items() if v not in (None, "", [])}
+
+    def evidence(self, change: Change, live: dict[str, Any]) -> None:
+        """Before a delete or replace: the object's last status, once per (uid, state)."""
+        if change.ref.kind not in ("RayJob", "RayCluster", "RayService"):
+            return
+        if change.ref.kind == "RayJob" and evidence.status_key(live) in self.index.statuses:
+            return
+        self._append([self._status_draft(change.ref, live, f"before {change.action.value}")])
+
+    def outcome(self, result: ChangeResult) -> None:
+        change = result.change
+        with self._lock:
+            n = self._numbers.get(change.ref, -1)
+            if n in self._outcomes:
+                return
+            self._outcomes[n] = result.outcome
+        after = result.live_after
+        values: dict[str, Any] = {
+            "outcome": result.outcome.value, "message": result.message, "http": result.http_status,
+            "error": result.error, "durationS": round(result.duration_s, 3), "auditIDs": list(result.audit_ids),
+            "forced": result.forced or None, "uidBefore": change.live_uid,
+            "uidAfter": result.uid_after if change.action is not Action.DELETE else None,
+            "rvBefore": _rv(change.live), "rvAfter": _rv(after), "desiredSha256": object_digest(change.desired),
+            "liveBeforeSha256": object_digest(change.live), "liveAfterSha256": object_digest(after),
+        }
+        values = self.redactor.scrub({k: v for k, v in values.items() if v not in (None, "", [])}, free_text=True)
+        action = {"n": n, "ref": str(change.ref), "apiVersion": change.api_version, "op": change.action.value,
+                  "strategy": change.strategy}
+        self._append([self._draft(EntryKind.OUTCOME, {"action": action, "result": values},
+                                  [_subject(change, after or change.desired or change.live)],
+                                  intentId=self.intent_id)])
+
+    def finish(self, result: ApplyResult | None = None) -> Checkpoint | None:
+        if result is not None and self.intent_id:
+            for res in result.results:
+                n = self._numbers.get(res.change.ref)
+                if n is None:
+                    continue
+                recorded = self._outcomes.get(n)
+                if recorded is None:
+                    self.outcome(res)
+                elif recorded is not res.outcome:
+                    self._append([self._draft(EntryKind.OBSERVATION, {"observation": {
+                        "type": "health", "ref": str(res.change.ref), "n": n, "outcome": res.outcome.value,
+                        "message": self.redactor.scrub(res.message, free_text=True)}}, [_subject(res.change, None)])])
+        return self.close(result)
+
+    def close(self, result: ApplyResult | None = None) -> Checkpoint | None:
+        """Checkpoint and anchors, if this run wrote anything since its last checkpoint."""
+        with self._lock:
+            if not self._since_checkpoint:
+                return self.checkpoint
+            run: dict[str, Any] = {"intentId": self.intent_id or None}
+            if result is not None:
+                run.update(ok=result.ok, dryRun=result.dry_run,
+                           outcomes={o.value: len(result.by_outcome(o)) for o in Outcome if result.by_outcome(o)})
+            predicate = {**self.context, "environment": self.environment,
+                         "checkpoint": {"origin": anchors_mod.ORIGIN_PREFIX + self.environment},
+                         "anchors": [a.describe() for a in self.anchors], "run": run}
+            name = anchors_mod.ORIGIN_PREFIX + self.environment
+            entry = self._append([self._draft(EntryKind.CHECKPOINT, predicate, [subject(name, None)])])[0]
+            self._since_checkpoint = 0
+            self.checkpoint = Checkpoint.of(self.environment, entry.seq, entry.hash)
+            failures = anchors_mod.publish(self.anchors, self.checkpoint, now_iso())
+        for anchor, message in failures:
+            self.notices.append(f"anchor not written: {anchor.where}: {message}")
+            try:
+                self._append([self._draft(EntryKind.OBSERVATION, {"observation": {
+                    "type": "anchor-failed", "where": anchor.where, "checkpointSeq": entry.seq, "error": message}})])
+            except GitopsRayError as err:
+                self.notices.append(err.message)
+        with self._lock:
+            self._since_checkpoint = 0  # the failure notes ride on the next run's checkpoint
+        return self.checkpoint
+
+
+class _JobHistory:
+    """plan.JobHistory over the record: a RayJob that already ran to the end for this spec."""
+
+    def __init__(self, recorder: RunRecorder) -> None:
+        self.recorder = recorder
+
+    def finished(self, ref: ObjectRef, spec_digest: str) -> str | None:
+        job = evidence.completed_job(self.recorder.index, ref, spec_digest)
+        return job.describe() if job else None

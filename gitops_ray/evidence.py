@@ -1,0 +1,399 @@
+"""Evidence read back from the record: final statuses, disappearances, unfinished runs.
+
+Pure functions over record entries and live objects (no I/O): the recorder in
+audit.py feeds them and writes what they return. The point (kuberay-facts.md
+§6.1) is that Ray deletes its own evidence — a finished RayJob's cluster goes at
+the TTL, `DeleteSelf` takes the RayJob and its status with it — so the record
+must keep the final status before it goes, and must be able to say for every
+owned object that vanished *why* it was allowed to: gitops-ray pruned it (which
+run), a Ray cleanup rule removed it (which rule, set by which commit), it was
+garbage-collected with its owner, or nobody knows (`unexplained`, flagged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitops_ray.record import Entry, EntryKind
+from gitops_ray.refs import ObjectRef, split_api_version
+
+TERMINAL_DEPLOYMENT = frozenset({"Complete", "Failed"})
+TERMINAL_JOB = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
+RUN_ANNOTATION = "gitops-ray.io/run"
+COMMIT_ANNOTATION = "gitops-ray.io/commit"
+WRITE_OPS = frozenset({"create", "update", "replace", "delete"})
+
+
+def ref_text(ref: ObjectRef) -> str:
+    return str(ref)
+
+
+def ref_from(text: str, api_version: str) -> ObjectRef:
+    parts = text.split("/")
+    group, _ = split_api_version(api_version)
+    if len(parts) == 3:
+        return ObjectRef(group, parts[0], parts[1], parts[2])
+    return ObjectRef(group, parts[0], "", parts[-1])
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+# --------------------------------------------------------------------------- final statuses
+
+
+def final_status(rayjob_live: Mapping[str, Any]) -> dict[str, Any]:
+    """What a finished (or about to be deleted) RayJob says about its run."""
+    status = rayjob_live.get("status") or {}
+    info = status.get("rayJobInfo") or {}
+    out = {
+        "jobId": status.get("jobId") or (rayjob_live.get("spec") or {}).get("jobId"),
+        "jobDeploymentStatus": status.get("jobDeploymentStatus"),
+        "jobStatus": status.get("jobStatus"),
+        "reason": status.get("reason"),
+        "message": status.get("message"),
+        "startTime": status.get("startTime") or info.get("startTime"),
+        "endTime": status.get("endTime") or info.get("endTime"),
+        "dashboardURL": status.get("dashboardURL"),
+        "rayClusterName": status.get("rayClusterName"),
+        "succeeded": status.get("succeeded"),
+        "failed": status.get("failed"),
+    }
+    return {k: v for k, v in out.items() if v not in (None, "")}
+
+
+def cluster_status(raycluster_live: Mapping[str, Any]) -> dict[str, Any]:
+    status = raycluster_live.get("status") or {}
+    out = {k: status.get(k) for k in ("state", "reason", "readyWorkerReplicas", "desiredWorkerReplicas",
+                                      "availableWorkerReplicas", "endpoints", "lastUpdateTime")}
+    head = status.get("head") or {}
+    if head.get("serviceName"):
+        out["headService"] = head["serviceName"]
+    return {k: v for k, v in out.items() if v not in (None, "", {})}
+
+
+def is_terminal(rayjob_live: Mapping[str, Any]) -> bool:
+    status = rayjob_live.get("status") or {}
+    return status.get("jobDeploymentStatus") in TERMINAL_DEPLOYMENT
+
+
+def status_key(rayjob_live: Mapping[str, Any]) -> tuple[str, str, str]:
+    status = rayjob_live.get("status") or {}
+    return (str(_meta(rayjob_live).get("uid", "")), str(status.get("jobDeploymentStatus") or ""),
+            str(status.get("jobStatus") or ""))
+
+
+# --------------------------------------------------------------------------- what the record knows
+
+
+@dataclass(frozen=True, kw_only=True)
+class Known:
+    """An owned object the record has seen (inventoried or written), by uid."""
+
+    ref: str
+    api_version: str
+    uid: str
+    owner: dict[str, str] | None = None  # controller ownerReference: kind, name, uid
+    commit: str = ""
+    cleanup: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def object_ref(self) -> ObjectRef:
+        return ref_from(self.ref, self.api_version)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"ref": self.ref, "apiVersion": self.api_version, "uid": self.uid}
+        if self.owner:
+            out["owner"] = self.owner
+        if self.commit:
+            out["commit"] = self.commit
+        if self.cleanup:
+            out["cleanup"] = self.cleanup
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Known:
+        return cls(ref=str(data["ref"]), api_version=str(data.get("apiVersion", "")), uid=str(data["uid"]),
+                   owner=data.get("owner"), commit=str(data.get("commit", "")), cleanup=dict(data.get("cleanup") or {}))
+
+
+def known_from_live(obj: Mapping[str, Any], cleanup: Mapping[str, Any] | None = None) -> Known:
+    meta = _meta(obj)
+    owner = next((o for o in meta.get("ownerReferences") or () if o.get("controller")), None)
+    return Known(
+        ref=str(ObjectRef.from_object(dict(obj))), api_version=str(obj.get("apiVersion", "")), uid=str(meta.get("uid")),
+        owner={"kind": str(owner.get("kind")), "name": str(owner.get("name")), "uid": str(owner.get("uid"))}
+        if owner else None,
+        commit=str((meta.get("annotations") or {}).get(COMMIT_ANNOTATION, "")), cleanup=dict(cleanup or {}),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishedJob:
+    ref: str
+    uid: str
+    spec_digest: str
+    job_deployment_status: str
+    job_status: str
+    end_time: str
+    run_id: str
+    entry_id: str
+    commit: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.job_deployment_status == "Complete" and self.job_status in ("SUCCEEDED", "")
+
+    def describe(self) -> str:
+        state = "/".join(s for s in (self.job_deployment_status, self.job_status) if s)
+        when = f" at {self.end_time}" if self.end_time else ""
+        commit = f" of commit {self.commit[:12]}" if self.commit else ""
+        return f"{state}{when}{commit} (record entry {self.entry_id})"
+
+
+@dataclass(kw_only=True)
+class RecordIndex:
+    """One pass over the entries: everything the evidence functions look up."""
+
+    known: dict[str, Known] = field(default_factory=dict)  # uid -> last known
+    deletions: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> {runId, op, entryId}
+    statuses: set[tuple[str, str, str]] = field(default_factory=set)  # recorded (uid, deployment, job)
+    finished: list[FinishedJob] = field(default_factory=list)
+    intents: dict[str, Entry] = field(default_factory=dict)  # intent id -> entry
+    intent_by_run: dict[str, Entry] = field(default_factory=dict)
+    outcomes: dict[str, set[int]] = field(default_factory=dict)  # intent id -> action numbers with outcomes
+    checkpointed_runs: set[str] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, entries: Iterable[Entry]) -> RecordIndex:
+        index = cls()
+        for entry in entries:
+            index.add(entry)
+        return index
+
+    def add(self, entry: Entry) -> None:
+        kind, pred = entry.kind, entry.predicate
+        if kind == EntryKind.INTENT:
+            self.intents[entry.id] = entry
+            self.intent_by_run[entry.run_id] = entry
+        elif kind == EntryKind.OUTCOME:
+            self._outcome(entry)
+        elif kind == EntryKind.CHECKPOINT:
+            self.checkpointed_runs.add(entry.run_id)
+        elif kind == EntryKind.OBSERVATION:
+            self._observation(entry, pred.get("observation") or {})
+
+    def _outcome(self, entry: Entry) -> None:
+        intent_id = str(entry.meta.get("intentId", ""))
+        action, result = entry.predicate.get("action") or {}, entry.predicate.get("result") or {}
+        self.outcomes.setdefault(intent_id, set()).add(int(action.get("n", -1)))
+        applied = result.get("outcome") == "applied" or result.get("state") == "applied"
+        if not applied:
+            return
+        op = str(action.get("op", ""))
+        if op in ("delete", "replace") and result.get("uidBefore"):
+            self.deletions[str(result["uidBefore"])] = {"runId": entry.run_id, "op": op, "entryId": entry.id}
+        if op != "delete" and result.get("uidAfter"):
+            intent = self.intents.get(intent_id)
+            planned = _planned(intent, int(action.get("n", -1))) if intent else {}
+            commit = ((intent.predicate.get("source") or {}).get("commit") or {}).get("gitCommit", "") if intent else ""
+            self.known[str(result["uidAfter"])] = Known(
+                ref=str(action.get("ref")), api_version=str(action.get("apiVersion", "")), uid=str(result["uidAfter"]),
+                commit=str(commit), cleanup=dict(((planned.get("facts") or {}).get("cleanup")) or {}))
+
+    def _observation(self, entry: Entry, obs: Mapping[str, Any]) -> None:
+        kind = obs.get("type")
+        if kind == "inventory":
+            for item in obs.get("appeared") or ():
+                known = Known.from_json(item)
+                self.known[known.uid] = known
+        elif kind == "disappearance":
+            self.known.pop(str(obs.get("uid")), None)
+        elif kind == "final-status":
+            status = obs.get("status") or {}
+            self.statuses.add((str(obs.get("uid")), str(status.get("jobDeploymentStatus") or ""),
+                               str(status.get("jobStatus") or "")))
+            if obs.get("terminal") and obs.get("specDigest"):
+                self.finished.append(FinishedJob(
+                    ref=str(obs.get("ref")), uid=str(obs.get("uid")), spec_digest=str(obs["specDigest"]),
+                    job_deployment_status=str(status.get("jobDeploymentStatus") or ""),
+                    job_status=str(status.get("jobStatus") or ""), end_time=str(status.get("endTime") or ""),
+                    run_id=entry.run_id, entry_id=entry.id, commit=str(obs.get("commit") or "")))
+
+    def spec_digest_for(self, live: Mapping[str, Any], ref: ObjectRef) -> tuple[str, str]:
+        """(spec digest, commit) of the run that last wrote this object (its run annotation)."""
+        run = str((_meta(live).get("annotations") or {}).get(RUN_ANNOTATION, ""))
+        intent = self.intent_by_run.get(run)
+        if intent is None:
+            return "", ""
+        commit = str(((intent.predicate.get("source") or {}).get("commit") or {}).get("gitCommit", ""))
+        for action in intent.predicate.get("actions") or ():
+            if action.get("ref") == str(ref) and action.get("specDigest"):
+                return str(action["specDigest"]), commit
+        return "", commit
+
+
+def _planned(intent: Entry, n: int) -> dict[str, Any]:
+    for action in intent.predicate.get("actions") or ():
+        if action.get("n") == n:
+            return dict(action)
+    return {}
+
+
+def completed_job(index: RecordIndex, ref: ObjectRef, spec_digest: str) -> FinishedJob | None:
+    """The recorded terminal status of this RayJob for exactly this spec, newest first."""
+    for job in reversed(index.finished):
+        if job.ref == str(ref) and job.spec_digest == spec_digest:
+            return job
+    return None
+
+
+# --------------------------------------------------------------------------- unfinished runs
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnfinishedIntent:
+    intent: Entry
+    missing: tuple[dict[str, Any], ...]  # planned actions that write and have no outcome
+
+    @property
+    def run_id(self) -> str:
+        return self.intent.run_id
+
+
+def unfinished_intents(index: RecordIndex) -> list[UnfinishedIntent]:
+    """Intents whose run wrote no checkpoint and left writes without an outcome: the
+    process died mid-run. The next run records what the cluster shows for them first."""
+    out = []
+    for intent in index.intents.values():
+        if intent.run_id in index.checkpointed_runs:
+            continue
+        done = index.outcomes.get(intent.id, set())
+        missing = tuple(dict(a) for a in intent.predicate.get("actions") or ()
+                        if a.get("op") in WRITE_OPS and a.get("n") not in done)
+        if missing:
+            out.append(UnfinishedIntent(intent=intent, missing=missing))
+    return out
+
+
+def recovery_state(action: Mapping[str, Any], live: Mapping[str, Any] | None, run_id: str) -> str:
+    """Whether an interrupted write happened, judged from the live object: our writes stamp
+    the run id on the object (gitops-ray.io/run), deletions leave it absent."""
+    op = action.get("op")
+    if op == "delete":
+        if live is None:
+            return "applied"
+        return "applied (deleting)" if _meta(live).get("deletionTimestamp") else "not-applied"
+    if live is None:
+        return "not-applied (absent)"
+    stamped = (_meta(live).get("annotations") or {}).get(RUN_ANNOTATION)
+    if stamped == run_id:
+        return "applied"
+    return "not-applied"
+
+
+# --------------------------------------------------------------------------- disappearances
+
+
+@dataclass(frozen=True, kw_only=True)
+class Disappearance:
+    ref: str
+    api_version: str
+    uid: str
+    cause: str  # pruned | ray-cleanup-rule | owner-gc | unexplained
+    authorized_by: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "disappearance", "ref": self.ref, "apiVersion": self.api_version, "uid": self.uid,
+                "cause": self.cause, "authorizedBy": self.authorized_by}
+
+
+def _job_rule(cleanup: Mapping[str, Any], policies: tuple[str, ...]) -> str:
+    """The RayJob setting that deletes the given things, as text, or ''."""
+    for rule in cleanup.get("deletionRules") or ():
+        if rule.get("policy") in policies:
+            when = ",".join(f"{k}={v}" for k, v in (rule.get("condition") or {}).items())
+            return f"deletionRules: {rule['policy']} after {rule.get('ttlSeconds', 0)}s ({when})"
+    if cleanup.get("deletionRules"):
+        return ""
+    if "DeleteCluster" in policies and cleanup.get("shutdownAfterJobFinishes"):
+        return f"shutdownAfterJobFinishes=true, ttlSecondsAfterFinished={cleanup.get('ttlSecondsAfterFinished', 0)}"
+    return ""
+
+
+def classify_disappearances(
+    previously_seen: Sequence[Known],
+    live_now: Mapping[ObjectRef, Mapping[str, Any]],
+    this_run_prunes: Mapping[str, str],
+    records: RecordIndex,
+    *,
+    operator_env: Mapping[str, str] | None = None,
+) -> list[Disappearance]:
+    """Every previously seen owned object no longer live (or live with another uid), with why.
+
+    `this_run_prunes` maps uid -> run id for deletions made by the current run (the
+    record's earlier prunes come from `records`)."""
+    live_uids = {str(_meta(obj).get("uid")) for obj in live_now.values()}
+    by_uid = {k.uid: k for k in previously_seen}
+    pruned: dict[str, dict[str, str]] = dict(records.deletions)
+    pruned.update({uid: {"runId": run, "op": "delete"} for uid, run in this_run_prunes.items()})
+    namespaces_pruned = {k.object_ref.name: pruned[k.uid] for k in previously_seen
+                         if k.object_ref.kind == "Namespace" and k.uid in pruned and k.uid not in live_uids}
+    out = []
+    for known in previously_seen:
+        if known.uid in live_uids:
+            continue
+        ref = known.object_ref
+        cause: str = "unexplained"
+        why: dict[str, Any] = {}
+        if known.uid in pruned:
+            cause, why = "pruned", dict(pruned[known.uid])
+        elif ref.namespace in namespaces_pruned:
+            cause, why = "pruned", {**namespaces_pruned[ref.namespace], "via": f"Namespace/{ref.namespace}"}
+        elif known.owner is not None:
+            cause, why = _owned(known, by_uid.get(known.owner.get("uid", "")), live_now, live_uids)
+        elif ref.kind == "RayJob":
+            rule = _job_rule(known.cleanup, ("DeleteSelf",))
+            env = operator_env or {}
+            if not rule and known.cleanup.get("shutdownAfterJobFinishes") and \
+                    env.get("DELETE_RAYJOB_CR_AFTER_JOB_FINISHES") == "true":
+                rule = "shutdownAfterJobFinishes=true with operator DELETE_RAYJOB_CR_AFTER_JOB_FINISHES=true"
+            if rule:
+                terminal = any(s[0] == known.uid and s[1] in TERMINAL_DEPLOYMENT for s in records.statuses)
+                cause, why = "ray-cleanup-rule", {"rule": rule, "commit": known.commit,
+                                                  "finalStatusRecorded": terminal}
+        out.append(Disappearance(ref=known.ref, api_version=known.api_version, uid=known.uid, cause=cause,
+                                 authorized_by=why))
+    return out
+
+
+def _owned(known: Known, owner: Known | None, live_now: Mapping[ObjectRef, Mapping[str, Any]],
+           live_uids: set[str]) -> tuple[str, dict[str, Any]]:
+    assert known.owner is not None
+    owner_ref = f"{known.owner.get('kind')}/{known.object_ref.namespace}/{known.owner.get('name')}"
+    owner_uid = known.owner.get("uid", "")
+    if owner_uid not in live_uids:
+        return "owner-gc", {"owner": owner_ref, "ownerUid": owner_uid}
+    owner_live = next((o for o in live_now.values() if str(_meta(o).get("uid")) == owner_uid), {})
+    kind = known.owner.get("kind")
+    commit = owner.commit if owner else str((_meta(owner_live).get("annotations") or {}).get(COMMIT_ANNOTATION, ""))
+    if kind == "RayJob" and known.object_ref.kind == "RayCluster":
+        cleanup = owner.cleanup if owner and owner.cleanup else _live_cleanup(owner_live)
+        rule = _job_rule(cleanup, ("DeleteCluster", "DeleteSelf"))
+        if rule and is_terminal(owner_live):
+            return "ray-cleanup-rule", {"rule": rule, "commit": commit, "owner": owner_ref,
+                                        "ownerStatus": final_status(owner_live)}
+    if kind == "RayService" and known.object_ref.kind == "RayCluster":
+        delay = (owner_live.get("spec") or {}).get("rayClusterDeletionDelaySeconds", 60)
+        return "ray-cleanup-rule", {"rule": f"RayService replaced its cluster (rayClusterDeletionDelaySeconds={delay})",
+                                    "commit": commit, "owner": owner_ref}
+    return "unexplained", {"owner": owner_ref, "ownerStillLive": True}
+
+
+def _live_cleanup(rayjob: Mapping[str, Any]) -> dict[str, Any]:
+    from gitops_ray.facts import cleanup
+
+    return cleanup(rayjob) if rayjob else {}
