@@ -225,6 +225,11 @@ class VerifyResult:
 def verify_chain(scan: Scan, environment: str) -> VerifyResult:
     """Edits, deletions, insertions and reordering, as far as the file itself can show."""
     result = VerifyResult(environment=environment)
+    seq_lines = [(e.seq, e.line) for e in scan.entries]
+
+    def later_seqs(line: int) -> set[int]:
+        return {seq for seq, at in seq_lines if at > line}
+
     expected, prev_hash, prev_entry = 1, GENESIS, None
     pending: list[Segment] = []
     for item in scan.items:
@@ -243,9 +248,11 @@ def verify_chain(scan: Scan, environment: str) -> VerifyResult:
         if entry.statement.get("_type") != STATEMENT_TYPE or entry.statement.get("predicateType") != PREDICATE_TYPE:
             result.problems.append(Problem("not a gitops-ray record statement", line=entry.line, entry_id=entry.id))
         if entry.seq != expected:
-            message = (f"entry {expected}" + (f"..{entry.seq - 1}" if entry.seq - 1 > expected else "")
-                       + f" missing before this entry (seq {entry.seq})" if entry.seq > expected
-                       else f"out of order: seq {entry.seq} where {expected} was expected (reordered or duplicated)")
+            if entry.seq > expected and expected not in later_seqs(entry.line):
+                message = (f"entry {expected}" + (f"..{entry.seq - 1}" if entry.seq - 1 > expected else "")
+                           + f" missing before this entry (seq {entry.seq})")
+            else:
+                message = f"out of order: seq {entry.seq} where {expected} was expected (reordered or duplicated)"
             result.problems.append(Problem(message, line=entry.line, entry_id=entry.id))
         elif meta.get("prev") != prev_hash:
             if prev_entry is None:
