@@ -1,0 +1,397 @@
+"""Built-in kinds: the defaults, strategies and validation a kube-apiserver applies
+to them (the subset spec §3 lists, plus what KubeRay's children need).
+
+Each kind's behaviour is a small function in a table keyed by Kind, so adding a
+kind is adding rows, not branches in the write pipeline.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Callable
+from typing import Any
+
+from gitops_ray.sandbox.meta import (
+    Cause,
+    dns1123_label,
+    dns1123_subdomain,
+    immutable,
+    invalid,
+    not_supported,
+    required,
+    too_long,
+)
+from gitops_ray.sandbox.resources import ResourceType
+
+Obj = dict[str, Any]
+DATA_LIMIT = 1024 * 1024
+_DATA_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+# Reset on create by PrepareForCreate; the shape the typed Go object serializes to.
+EMPTY_STATUS: dict[str, Obj] = {
+    "Service": {"loadBalancer": {}},
+    "Job": {},
+    "PersistentVolumeClaim": {"phase": "Pending"},
+    "Pod": {"phase": "Pending", "qosClass": "BestEffort"},
+    "ResourceQuota": {},
+}
+
+
+def _spec(obj: Obj) -> Obj:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        spec = obj["spec"] = {}
+    return spec
+
+
+# -- defaults (run on every write, like the Go defaulting funcs in decode) ---------------------------------------
+def _namespace_defaults(obj: Obj) -> None:
+    name = (obj.get("metadata") or {}).get("name", "")
+    obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+    obj.setdefault("status", {}).setdefault("phase", "Active")
+
+
+def _secret_defaults(obj: Obj) -> None:
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = obj.setdefault("data", {}) or {}
+        obj["data"] = data
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+
+
+def _cluster_ip(uid: str) -> str:
+    digest = hashlib.sha256(uid.encode()).digest()
+    return f"10.96.{digest[0] % 255}.{digest[1] % 253 + 2}"
+
+
+def _service_defaults(obj: Obj) -> None:
+    spec = _spec(obj)
+    kind = spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    for port in spec.get("ports") or ():
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+            if "targetPort" not in port and "port" in port:
+                port["targetPort"] = port["port"]
+    if kind == "ExternalName":
+        return
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    if kind in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+        if kind == "LoadBalancer":
+            spec.setdefault("allocateLoadBalancerNodePorts", True)
+
+
+def _allocate_service(obj: Obj) -> None:
+    """What the Service REST storage allocates on create: cluster IPs, families, node ports."""
+    spec = _spec(obj)
+    kind = spec.get("type", "ClusterIP")
+    if kind == "ExternalName":
+        return
+    uid = obj["metadata"].get("uid", "")
+    if not spec.get("clusterIP"):
+        spec["clusterIP"] = _cluster_ip(uid)
+    spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    if kind in ("NodePort", "LoadBalancer"):
+        for index, port in enumerate(spec.get("ports") or ()):
+            if isinstance(port, dict) and not port.get("nodePort"):
+                digest = hashlib.sha256(f"{uid}/{index}".encode()).digest()
+                port["nodePort"] = 30000 + int.from_bytes(digest[:2], "big") % 2768
+
+
+def _pvc_defaults(obj: Obj) -> None:
+    _spec(obj).setdefault("volumeMode", "Filesystem")
+
+
+def _pod_spec_defaults(spec: Obj) -> None:
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        if not isinstance(container, dict):
+            continue
+        container.setdefault("terminationMessagePath", "/dev/termination-log")
+        container.setdefault("terminationMessagePolicy", "File")
+        image = str(container.get("image", ""))
+        tagged = ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")
+        container.setdefault("imagePullPolicy", "IfNotPresent" if tagged or "@" in image else "Always")
+        container.setdefault("resources", {})
+        for port in container.get("ports") or ():
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+
+
+def _pod_defaults(obj: Obj) -> None:
+    spec = _spec(obj)
+    _pod_spec_defaults(spec)
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+def _job_defaults(obj: Obj) -> None:
+    spec = _spec(obj)
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("completions", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    template = spec.setdefault("template", {})
+    if isinstance(template, dict):
+        tspec = template.setdefault("spec", {})
+        if isinstance(tspec, dict):
+            _pod_spec_defaults(tspec)
+    if spec.get("podReplacementPolicy") is None:
+        spec["podReplacementPolicy"] = "TerminatingOrFailed"
+
+
+def _job_create(obj: Obj) -> None:
+    """The Job strategy's generated selector and labels (batch `strategy.go generateSelector`)."""
+    spec = _spec(obj)
+    if spec.get("manualSelector"):
+        return
+    meta = obj["metadata"]
+    uid, name = meta.get("uid", ""), meta.get("name", "")
+    labels = {"batch.kubernetes.io/controller-uid": uid, "batch.kubernetes.io/job-name": name,
+              "controller-uid": uid, "job-name": name}
+    template = spec.setdefault("template", {})
+    tmeta = template.setdefault("metadata", {})
+    tmeta.setdefault("labels", {}).update(labels)
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+
+
+def _priorityclass_defaults(obj: Obj) -> None:
+    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+DEFAULTS: dict[str, Callable[[Obj], None]] = {
+    "Namespace": _namespace_defaults,
+    "Secret": _secret_defaults,
+    "Service": _service_defaults,
+    "PersistentVolumeClaim": _pvc_defaults,
+    "Pod": _pod_defaults,
+    "Job": _job_defaults,
+    "PriorityClass": _priorityclass_defaults,
+}
+
+ON_CREATE: dict[str, Callable[[Obj], None]] = {
+    "Service": _allocate_service,
+    "Job": _job_create,
+}
+
+
+def apply_defaults(rt: ResourceType, obj: Obj) -> None:
+    fn = DEFAULTS.get(rt.kind)
+    if fn is not None:
+        fn(obj)
+
+
+def prepare_create(rt: ResourceType, obj: Obj) -> None:
+    """PrepareForCreate: status reset and allocations (after uid is set)."""
+    if rt.kind == "Namespace":
+        _spec(obj)["finalizers"] = ["kubernetes"]
+        obj["status"] = {"phase": "Active"}
+    elif rt.kind in EMPTY_STATUS:
+        obj["status"] = dict(EMPTY_STATUS[rt.kind])
+    elif rt.kind == "CustomResourceDefinition":
+        obj.pop("status", None)
+    fn = ON_CREATE.get(rt.kind)
+    if fn is not None:
+        fn(obj)
+
+
+def prepare_update(rt: ResourceType, obj: Obj, old: Obj) -> None:
+    """PrepareForUpdate on the main endpoint: status (and namespace finalizers) come from the old object."""
+    if rt.kind == "Namespace":
+        _spec(obj)["finalizers"] = list((old.get("spec") or {}).get("finalizers") or [])
+    if rt.has_status or rt.kind == "Namespace":
+        if "status" in old:
+            obj["status"] = old["status"]
+        else:
+            obj.pop("status", None)
+    if rt.kind == "Service":
+        spec, old_spec = _spec(obj), old.get("spec") or {}
+        for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
+            if key not in spec and key in old_spec:
+                spec[key] = old_spec[key]
+        if spec.get("type") == old_spec.get("type"):
+            _carry_node_ports(spec, old_spec)
+    if rt.kind == "Job":
+        spec, old_spec = _spec(obj), old.get("spec") or {}
+        if "selector" not in spec and "selector" in old_spec:
+            spec["selector"] = old_spec["selector"]
+
+
+def _carry_node_ports(spec: Obj, old_spec: Obj) -> None:
+    old_ports = {(p.get("port"), p.get("protocol")): p.get("nodePort") for p in old_spec.get("ports") or ()
+                 if isinstance(p, dict)}
+    for port in spec.get("ports") or ():
+        if isinstance(port, dict) and not port.get("nodePort"):
+            node_port = old_ports.get((port.get("port"), port.get("protocol")))
+            if node_port:
+                port["nodePort"] = node_port
+
+
+# -- validation --------------------------------------------------------------------------------------------------
+def _data_keys(obj: Obj, field: str) -> list[Cause]:
+    causes: list[Cause] = []
+    for key in obj.get(field) or {}:
+        if len(key) > 253 or not _DATA_KEY.fullmatch(key):
+            causes.append(invalid(f"{field}[{key}]", key,
+                                  "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
+                                  "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is "
+                                  "'[-._a-zA-Z0-9]+')"))
+    return causes
+
+
+def _size(obj: Obj, fields: tuple[str, ...]) -> int:
+    return sum(len(k) + len(str(v)) for f in fields for k, v in (obj.get(f) or {}).items())
+
+
+def _validate_configmap(obj: Obj, old: Obj | None) -> list[Cause]:
+    causes = _data_keys(obj, "data") + _data_keys(obj, "binaryData")
+    if _size(obj, ("data", "binaryData")) > DATA_LIMIT:
+        causes.append(too_long("", DATA_LIMIT))
+    causes += _immutable_data(obj, old, ("data", "binaryData"))
+    return causes
+
+
+def _immutable_data(obj: Obj, old: Obj | None, fields: tuple[str, ...]) -> list[Cause]:
+    if old is None or not old.get("immutable"):
+        return []
+    causes = []
+    if not obj.get("immutable"):
+        causes.append(("FieldValueForbidden", "immutable", "Forbidden: field is immutable when `immutable` is set"))
+    for field in fields:
+        if (obj.get(field) or {}) != (old.get(field) or {}):
+            causes.append(("FieldValueForbidden", field, "Forbidden: field is immutable when `immutable` is set"))
+    return causes
+
+
+def _validate_secret(obj: Obj, old: Obj | None) -> list[Cause]:
+    causes = _data_keys(obj, "data")
+    for key, value in (obj.get("data") or {}).items():
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError):
+            causes.append(invalid(f"data[{key}]", "<secret contents redacted>", "illegal base64 data"))
+    if _size(obj, ("data",)) > DATA_LIMIT:
+        causes.append(too_long("data", DATA_LIMIT))
+    if old is not None and obj.get("type") != old.get("type"):
+        causes.append(immutable("type", obj.get("type")))
+    causes += _immutable_data(obj, old, ("data",))
+    return causes
+
+
+def _validate_service(obj: Obj, old: Obj | None) -> list[Cause]:
+    spec = obj.get("spec") or {}
+    causes: list[Cause] = []
+    kind = spec.get("type", "ClusterIP")
+    supported = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
+    if kind not in supported:
+        causes.append(not_supported("spec.type", kind, supported))
+    ports = spec.get("ports") or []
+    headless = spec.get("clusterIP") == "None"
+    if not ports and kind != "ExternalName" and not headless:
+        causes.append(required("spec.ports"))
+    names: set[str] = set()
+    for index, port in enumerate(ports):
+        base = f"spec.ports[{index}]"
+        name = port.get("name", "") if isinstance(port, dict) else ""
+        if len(ports) > 1 and not name:
+            causes.append(required(f"{base}.name"))
+        elif name:
+            causes += [invalid(f"{base}.name", name, p) for p in dns1123_label(name)]
+            if name in names:
+                causes.append(("FieldValueDuplicate", f"{base}.name", f'Duplicate value: "{name}"'))
+            names.add(name)
+        number = port.get("port") if isinstance(port, dict) else None
+        if not isinstance(number, int) or not 1 <= number <= 65535:
+            causes.append(invalid(f"{base}.port", number or 0, "must be between 1 and 65535, inclusive"))
+        protocol = port.get("protocol", "TCP") if isinstance(port, dict) else "TCP"
+        if protocol not in ("TCP", "UDP", "SCTP"):
+            causes.append(not_supported(f"{base}.protocol", protocol, ("SCTP", "TCP", "UDP")))
+    if kind == "ExternalName":
+        causes += [invalid("spec.externalName", spec.get("externalName", ""), p)
+                   for p in dns1123_subdomain(str(spec.get("externalName", "")))]
+    if old is not None:
+        old_spec = old.get("spec") or {}
+        if old_spec.get("clusterIP") and spec.get("clusterIP") != old_spec.get("clusterIP") \
+                and kind != "ExternalName" and old_spec.get("type") != "ExternalName":
+            causes.append(invalid("spec.clusterIPs[0]", spec.get("clusterIP", ""), "may not change once set"))
+    return causes
+
+
+def _validate_namespace(obj: Obj, old: Obj | None) -> list[Cause]:
+    return []
+
+
+def _validate_job(obj: Obj, old: Obj | None) -> list[Cause]:
+    spec = obj.get("spec") or {}
+    template = spec.get("template") or {}
+    causes: list[Cause] = []
+    policy = (template.get("spec") or {}).get("restartPolicy")
+    if policy not in ("OnFailure", "Never"):
+        causes.append(not_supported("spec.template.spec.restartPolicy", policy or "", ("OnFailure", "Never")))
+    if not (template.get("spec") or {}).get("containers"):
+        causes.append(required("spec.template.spec.containers"))
+    if old is not None:
+        old_template = (old.get("spec") or {}).get("template") or {}
+        if (template.get("spec") or {}) != (old_template.get("spec") or {}):
+            causes.append(invalid("spec.template", template, "field is immutable"))
+    return causes
+
+
+def _validate_pod(obj: Obj, old: Obj | None) -> list[Cause]:
+    spec = obj.get("spec") or {}
+    causes: list[Cause] = []
+    if not spec.get("containers"):
+        causes.append(required("spec.containers"))
+    for index, container in enumerate(spec.get("containers") or ()):
+        if not isinstance(container, dict) or not container.get("name"):
+            causes.append(required(f"spec.containers[{index}].name"))
+        if isinstance(container, dict) and not container.get("image"):
+            causes.append(required(f"spec.containers[{index}].image"))
+    return causes
+
+
+def _validate_rolebinding(obj: Obj, old: Obj | None) -> list[Cause]:
+    ref = obj.get("roleRef") or {}
+    causes: list[Cause] = []
+    if not ref.get("name"):
+        causes.append(required("roleRef.name"))
+    if ref.get("kind") not in ("Role", "ClusterRole"):
+        causes.append(not_supported("roleRef.kind", ref.get("kind", ""), ("ClusterRole", "Role")))
+    if old is not None and ref != (old.get("roleRef") or {}):
+        causes.append(invalid("roleRef", ref, "cannot change roleRef"))
+    return causes
+
+
+VALIDATORS: dict[str, Callable[[Obj, Obj | None], list[Cause]]] = {
+    "ConfigMap": _validate_configmap,
+    "Secret": _validate_secret,
+    "Service": _validate_service,
+    "Namespace": _validate_namespace,
+    "Job": _validate_job,
+    "Pod": _validate_pod,
+    "RoleBinding": _validate_rolebinding,
+    "ClusterRoleBinding": _validate_rolebinding,
+}
+
+
+def validate(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Cause]:
+    fn = VALIDATORS.get(rt.kind)
+    return fn(obj, old) if fn is not None else []
+
+
+__all__ = ["EMPTY_STATUS", "apply_defaults", "prepare_create", "prepare_update", "validate"]
