@@ -326,13 +326,13 @@ class RunRecorder:
             drafts.append(self._draft(EntryKind.OBSERVATION, {"observation": {"type": "inventory",
                                                                               "appeared": appeared}},
                                       [subject(f"{a['apiVersion']}/{a['ref']}", None, uid=a["uid"]) for a in appeared]))
+        for ref, obj in owned.items():
+            if ref.kind == "RayJob" and evidence.is_terminal(obj) and evidence.status_key(obj) not in index.statuses:
+                drafts.append(self._status_draft(ref, obj, "terminal"))
         for gone in evidence.classify_disappearances(previously, owned, prunes or {}, index,
                                                      operator_env=self.operator_env):
             drafts.append(self._draft(EntryKind.OBSERVATION, {"observation": gone.to_json()},
                                       [subject(f"{gone.api_version}/{gone.ref}", None, uid=gone.uid)]))
-        for ref, obj in owned.items():
-            if ref.kind == "RayJob" and evidence.is_terminal(obj) and evidence.status_key(obj) not in index.statuses:
-                drafts.append(self._status_draft(ref, obj, "terminal"))
         return self._append(drafts) if drafts else []
 
     def _status_draft(self, ref: ObjectRef, live: Mapping[str, Any], when: str) -> Draft:

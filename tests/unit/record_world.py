@@ -188,16 +188,17 @@ COMMIT = Commit(sha="a" * 40, author="Ada Author", author_email="ada@example.com
 class World:
     """One environment, one fake cluster, one record, one notes store."""
 
-    def __init__(self, record_dir: Path) -> None:
+    def __init__(self, record_dir: Path, notes: Any = None) -> None:
         self.env = environment()
         self.cluster = FakeCluster()
-        self.notes = FakeNotes()
+        self.notes = notes if notes is not None else FakeNotes()
         self.store = RecordStore(record_dir / "dev.jsonl", environment="dev")
         self.commit = COMMIT
 
     def recorder(self, commit: Commit | None = None) -> audit.RunRecorder:
         commit = commit or self.commit
-        self.notes.commits.add(commit.sha)
+        if isinstance(self.notes, FakeNotes):
+            self.notes.commits.add(commit.sha)
         anchors = audit.default_anchors(self.env, cluster=self.cluster)
         anchors.append(audit.GitNoteAnchor(notes=self.notes, commit=commit.sha, environment="dev"))
         return audit.RunRecorder(

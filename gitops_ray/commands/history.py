@@ -1,0 +1,92 @@
+"""`gitops-ray history`: the record, one row per action, filtered; or a review report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from gitops_ray.environment import Environment
+from gitops_ray.record import RecordStore
+
+
+def record_stores(env_name: str | None, record_dir: str | None) -> list[RecordStore]:
+    """The logs to read: one environment's (its `record.dir` unless --record-dir), or every
+    `*.jsonl` in the record directory when no --env is given."""
+    from gitops_ray import audit
+
+    if env_name is None:
+        directory = Path(record_dir or audit.DEFAULT_RECORD_DIR).expanduser()
+        return [RecordStore(p, environment=p.stem) for p in sorted(directory.glob("*.jsonl"))]
+    if record_dir is not None:
+        return [audit.open_store(env_name, record_dir)]
+    return [audit.open_store(load_environment_or_name(env_name))]
+
+
+def load_environment_or_name(env_name: str) -> Environment | str:
+    """The environment from the repository at the current directory (for record.dir and the
+    anchors), or just its name when there is none to read, with a notice."""
+    from gitops_ray.errors import GitopsRayError
+    from gitops_ray.pipeline import open_environment
+
+    try:
+        _, environment = open_environment(env=env_name, repo=None, ref=None, worktree=False)
+    except GitopsRayError as err:
+        click.echo(f"notice: {err.message}; using the default record location", err=True)
+        return env_name
+    return environment
+
+
+@click.command()
+@click.option("--env", "env_name", default=None, metavar="NAME", help="Environment (default: every log in the "
+              "record directory).")
+@click.option("--commit", default=None, metavar="SHA", help="Only actions of runs that applied this commit (prefix).")
+@click.option("--resource", default=None, metavar="KIND/NS/NAME",
+              help="Only this object (and what it owned: its cluster's disappearance).")
+@click.option("--since", default=None, metavar="DATE", help="Only entries at or after DATE (2026-01-31, ISO "
+              "date-time, or an age: 7d, 12h).")
+@click.option("--check", is_flag=True, help="Exit 1 if any unexplained disappearance is shown.")
+@click.option("--record-dir", default=None, metavar="DIR", help="Where the record lives (default from environment, "
+              "else .gitops-ray/records).")
+@click.option("-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+def history(env_name: str | None, commit: str | None, resource: str | None, since: str | None, check: bool,
+            record_dir: str | None, output: str) -> None:
+    """Show what gitops-ray did: one row per action, plus final statuses and disappearances.
+
+    `-o markdown` with `--commit` is a review report for that change: who requested,
+    approved and applied it, what it touched with its governance facts, and what
+    disappeared since, with the cause.
+
+    \b
+    Exit codes:
+      0  shown
+      1  --check and an unexplained disappearance is among the rows; or the record is unreadable
+      2  usage error
+    """
+    from gitops_ray import history as hist
+    from gitops_ray import render
+    from gitops_ray.errors import GitopsRayError
+    from gitops_ray.review import render_markdown
+
+    try:
+        since_at = hist.parse_since(since) if since else None
+    except GitopsRayError as err:
+        raise click.BadParameter(err.message, param_hint="--since") from None
+    stores = record_stores(env_name, record_dir)
+    rows: list[hist.Row] = []
+    for store in stores:
+        rows.extend(hist.rows(store.entries(), store.environment))
+    rows.sort(key=lambda r: r.time)
+    selected = hist.select(rows, commit=commit, resource=resource, since=since_at)
+    if output == "json":
+        click.echo(render.dumps(hist.render_json(selected)))
+    elif output == "markdown":
+        click.echo(render_markdown(selected, commit=commit), nl=False)
+    else:
+        if not stores:
+            click.echo("no record found (looked in "
+                       f"{Path(record_dir or '.gitops-ray/records')}/*.jsonl)", err=True)
+        click.echo(hist.render_text(selected))
+    if check and any(r.unexplained for r in selected):
+        sys.exit(1)
