@@ -46,9 +46,9 @@ def check_body(rt: ResourceType, body: Any, ns: str, url_name: str | None) -> Ob
     """Decode-time checks of POST/PUT bodies: an object of this kind, namespace and name consistent with the URL."""
     if not isinstance(body, dict):
         raise E.bad_request(f"Object 'Kind' is missing in '{json.dumps(body)[:200]}'")
-    kind = body.get("kind")
-    if not kind:
-        raise E.bad_request(f"Object 'Kind' is missing in '{json.dumps(body, separators=(',', ':'))[:500]}'")
+    # Missing apiVersion/kind default to the endpoint's, as the API server's decoder does.
+    kind = body.setdefault("kind", rt.kind) or rt.kind
+    body.setdefault("apiVersion", rt.api_version)
     api_version = body.get("apiVersion", "")
     if api_version != rt.api_version:
         raise E.bad_request(f"the API version in the data ({api_version}) does not match the expected API version "

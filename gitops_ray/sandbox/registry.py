@@ -20,6 +20,23 @@ _BUILTIN_GROUP_ORDER = ["", "batch", "coordination.k8s.io", "rbac.authorization.
                         "scheduling.k8s.io", "apiextensions.k8s.io"]
 
 
+_BUILTIN_SCHEMAS: dict[tuple[str, str, str], TypeSchema] = {}
+
+
+def builtin_schema(group: str, version: str, kind: str) -> TypeSchema:
+    """The merge schema of a built-in kind, or the generic one if its definition is incomplete (once per process:
+    a failed build must not be retried against a half-filled definition cache)."""
+    key = (group, version, kind)
+    schema = _BUILTIN_SCHEMAS.get(key)
+    if schema is None:
+        try:
+            schema = TypeSchema.builtin(group, version, kind)
+        except KeyError:
+            schema = TypeSchema.builtin(group, version, "")
+        _BUILTIN_SCHEMAS[key] = schema
+    return schema
+
+
 def _dump(doc: Any) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
@@ -30,7 +47,6 @@ class Registry:
         self._crds: dict[str, list[ResourceType]] = {}
         self.generation = 0
         self._cache: dict[tuple[Any, ...], bytes] = {}
-        self._builtin_schemas: dict[tuple[str, str, str], TypeSchema] = {}
         self._rebuild()
 
     # -- content -------------------------------------------------------------------------------------------
@@ -89,15 +105,7 @@ class Registry:
 
     def schema(self, rt: ResourceType) -> TypeSchema:
         if rt.builtin or rt.schema is None:
-            key = (rt.group, rt.version, rt.kind)
-            schema = self._builtin_schemas.get(key)
-            if schema is None:
-                try:
-                    schema = TypeSchema.builtin(*key)
-                except KeyError:  # a definition missing from the condensed table: the generic schema
-                    schema = TypeSchema.builtin(rt.group, rt.version, "")
-                self._builtin_schemas[key] = schema
-            return schema
+            return builtin_schema(rt.group, rt.version, rt.kind)
         return TypeSchema.from_openapi(rt.schema)
 
     def cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> bytes:

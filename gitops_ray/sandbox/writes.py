@@ -229,6 +229,8 @@ def _commit(api: Api, txn: Txn, rt: ResourceType, new: Obj, current: tuple[Row, 
             from gitops_ray.sandbox.deletion import remove
 
             return Outcome(200, remove(api, txn, rt, row, new), warnings)
+    if live is None and txn.get(rt.group_resource, new["metadata"].get("namespace", ""), name) is not None:
+        raise E.already_exists(rt.plural, rt.group, name)
     if opts.dry_run:
         return Outcome(201 if live is None else 200, new, warnings)
     txn.put(rt, new, row)
