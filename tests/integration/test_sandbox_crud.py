@@ -17,7 +17,8 @@ RAYJOB = {
     "apiVersion": "ray.io/v1", "kind": "RayJob",
     "metadata": {"name": "job", "labels": {"team": "a"}},
     "spec": {"entrypoint": "python -c 'print(1)'", "rayClusterSpec": {"headGroupSpec": {
-        "rayStartParams": {}, "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray"}]}}}}},
+        "rayStartParams": {},
+        "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray"}]}}}}},
 }
 
 

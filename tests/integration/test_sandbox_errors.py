@@ -118,8 +118,9 @@ def test_validation_errors_are_invalid_with_field_causes(http: Http, ns: str) ->
                                          '"Bad_Name": a lowercase RFC 1123 subdomain')
     assert {c["field"] for c in several["details"]["causes"]} == {"metadata.name", "metadata.labels"}
     core = _status(http("POST", "/api/v1/namespaces", {"metadata": {"name": "x" * 64}}), 422, "Invalid")
-    assert core["message"].startswith(f'Namespace "{"x" * 64}" is invalid: [metadata.name: Invalid value: "{"x" * 64}": '
-                                      "must be no more than 63 characters")
+    long_name = "x" * 64
+    assert core["message"].startswith(f'Namespace "{long_name}" is invalid: [metadata.name: Invalid value: '
+                                      f'"{long_name}": must be no more than 63 characters')
     assert core["details"]["kind"] == "Namespace" and "group" not in core["details"]
 
 
