@@ -44,6 +44,7 @@ from gitops_ray.sandbox._rayspec import (
     autoscaling,
     group_desired,
     head_service,
+    head_service_name,
     hosts,
     is_serving_port,
     service_ports,
@@ -152,15 +153,23 @@ class RayClusterController:
         svc.setdefault("metadata", {})["ownerReferences"] = [owner_reference(cluster)]
         self.env.client.create(CORE_V1, "services", cluster["metadata"]["namespace"], svc, field_manager=FIELD_MANAGER)
 
+    def _head_service(self, cluster: dict[str, Any]) -> dict[str, Any] | None:
+        """The head Service, found by name and checked by the labels upstream lists it by (a GET, not a LIST:
+        a pass must stay cheap with hundreds of clusters)."""
+        meta = cluster["metadata"]
+        svc = self.env.client.get(CORE_V1, "services", meta["namespace"], head_service_name(cluster))
+        labels = ((svc or {}).get("metadata") or {}).get("labels") or {}
+        wanted = {L_CLUSTER: meta["name"], L_NODE_TYPE: "head", L_IDENTIFIER: check_label(meta["name"] + "-head")}
+        return svc if all(labels.get(k) == v for k, v in wanted.items()) else None
+
     def _services(self, cluster: dict[str, Any]) -> None:
         """Head, headless (multi-host groups) and serve (annotation) Services: created once, never updated."""
         env, meta, spec = self.env, cluster["metadata"], cluster.get("spec") or {}
         name, namespace = meta["name"], meta["namespace"]
-        selector = f"{L_CLUSTER}={name},{L_NODE_TYPE}=head,{L_IDENTIFIER}={check_label(name + '-head')}"
-        if not env.client.list(CORE_V1, "services", namespace, label_selector=selector):
+        if self._head_service(cluster) is None:
             self._create(cluster, head_service(cluster, env))
-        if any(hosts(g) > 1 for g in spec.get("workerGroupSpecs") or ()) and not env.client.list(
-                CORE_V1, "services", namespace, label_selector=f"{L_HEADLESS}={name}"):
+        if any(hosts(g) > 1 for g in spec.get("workerGroupSpecs") or ()) and env.client.get(
+                CORE_V1, "services", namespace, f"{name}-headless") is None:
             self._create(cluster, {"apiVersion": CORE_V1, "kind": "Service", "metadata": {
                 "name": f"{name}-headless", "namespace": namespace, "labels": {L_HEADLESS: name}}, "spec": {
                 "clusterIP": "None", "selector": {L_CLUSTER: name, L_NODE_TYPE: "worker"}, "type": "ClusterIP",
@@ -300,10 +309,8 @@ class RayClusterController:
 
     def _endpoints_and_head(self, cluster: dict[str, Any], new: dict[str, Any], sim: SimCluster) -> None:
         """`updateEndpoints` and `updateHeadInfo`: ports and addresses of the head Service and pod."""
-        meta = cluster["metadata"]
-        name = meta["name"]
-        selector = f"{L_CLUSTER}={name},{L_NODE_TYPE}=head,{L_IDENTIFIER}={check_label(name + '-head')}"
-        services = self.env.client.list(CORE_V1, "services", meta["namespace"], label_selector=selector)
+        svc = self._head_service(cluster)
+        services = [svc] if svc is not None else []
         endpoints = dict(new.get("endpoints") or {})
         head: dict[str, Any] = {}
         if sim.head is not None:

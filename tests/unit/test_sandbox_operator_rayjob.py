@@ -270,3 +270,49 @@ def test_interactive_mode_waits_for_a_job_id(sim: Sim) -> None:
     sim.client.edit("rayjobs", NAME, lambda o: o["spec"].update(jobId="by-hand"))
     sim.until(lambda: finished(sim))
     assert (status(sim)["jobId"], status(sim)["jobStatus"]) == ("by-hand", "SUCCEEDED")
+
+
+def test_sidecar_mode_injects_the_submitter_into_the_head_and_creates_no_job(sim: Sim) -> None:
+    create_job(sim, submissionMode="SidecarMode")
+    sim.until(lambda: finished(sim))
+    assert status(sim)["jobStatus"] == "SUCCEEDED"
+    assert sim.client.list("batch/v1", "jobs") == []
+    cluster = sim.client.ray("rayclusters", status(sim)["rayClusterName"])
+    head = cluster["spec"]["headGroupSpec"]["template"]["spec"]
+    assert [c["name"] for c in head["containers"]] == ["ray-head", "ray-job-submitter"]
+    assert head["restartPolicy"] == "Never"
+    assert cluster["metadata"]["annotations"] == {"ray.io/disable-provisioned-head-restart": "true"}
+
+
+def test_legacy_deletion_policy_uses_the_global_ttl(sim: Sim) -> None:
+    create_job(sim, ttlSecondsAfterFinished=0, deletionStrategy={
+        "onSuccess": {"policy": "DeleteCluster"}, "onFailure": {"policy": "DeleteNone"}})
+    sim.until(lambda: finished(sim))
+    sim.run(0.3)
+    assert sim.client.list("ray.io/v1", "rayclusters") == []
+    assert status(sim)["jobDeploymentStatus"] == "Complete"
+
+
+def test_deletion_strategy_is_rejected_when_its_feature_gate_is_off() -> None:
+    sim = make_sim(feature_gates={"RayJobDeletionPolicy": False})
+    create_job(sim, deletionStrategy={"deletionRules": [
+        {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED"}}]})
+    sim.run(0.3)
+    assert status(sim)["message"] == "RayJobDeletionPolicy feature gate must be enabled to use DeletionStrategy"
+
+
+def test_rayjob_name_too_long_for_its_cluster_suffix_fails_validation(sim: Sim) -> None:
+    name = "j" * 48
+    create_job(sim, name=name)
+    sim.run(0.2)
+    assert status(sim, name)["message"] == (
+        "The RayJob metadata is invalid: RayJob name should be no more than 47 characters")
+
+
+def test_retry_repoints_the_rayjob_head_service_to_the_new_cluster(sim: Sim) -> None:
+    create_job(sim, entrypoint="exit 1", backoffLimit=1)
+    sim.until(lambda: status(sim).get("jobDeploymentStatus") == "Retrying")
+    sim.until(lambda: finished(sim))
+    svc = sim.client.get("v1", "services", "default", f"{NAME}-head-svc")
+    assert svc is not None and svc["spec"]["selector"]["ray.io/cluster"] == status(sim)["rayClusterName"]
+    assert sim.client.writes_by("kuberay-operator", "update", "services")
