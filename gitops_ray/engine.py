@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from gitops_ray import pipeline
+from gitops_ray import audit, pipeline, provenance
 from gitops_ray.apply import ApplyOptions, execute, new_run_id
 from gitops_ray.changes import ApplyResult, Plan
 from gitops_ray.cluster import Cluster, connect, make_user_agent
 from gitops_ray.findings import Finding
 from gitops_ray.live import read_live
-from gitops_ray.plan import JobHistory, PlanOptions, build_plan
+from gitops_ray.plan import JobHistory, LiveState, PlanOptions, build_plan
 
 Progress = Callable[[str], None]
 
@@ -28,23 +27,60 @@ class PlanResult:
     desired: pipeline.Desired
 
 
-def _plan_with(
-    cluster: Cluster,
+def _read(cluster: Cluster, desired: pipeline.Desired, say: Progress) -> LiveState:
+    env = desired.environment
+    say(f"reading live state from {cluster.server}")
+    return read_live(cluster, env, pipeline.desired_refs(desired.manifests), concurrency=env.sync.concurrency)
+
+
+def _plan(
     desired: pipeline.Desired,
+    live: LiveState,
+    cluster: Cluster,
     *,
     allow_replace_running: bool,
     history: JobHistory | None,
-    progress: Progress,
+    say: Progress,
 ) -> Plan:
     env = desired.environment
-    progress(f"reading live state from {cluster.server}")
-    live = read_live(cluster, env, pipeline.desired_refs(desired.manifests), concurrency=env.sync.concurrency)
     commit = desired.snapshot.commit.sha if desired.snapshot.commit else ""
+    target = f"{cluster.server}" + (f" (context {cluster.context})" if cluster.context else "")
     options = PlanOptions(environment=env, commit=commit, snapshot=desired.snapshot.description,
-                          kuberay_version=desired.kuberay_version, target=env.cluster.describe(),
+                          kuberay_version=desired.kuberay_version, target=target,
                           allow_replace_running=allow_replace_running)
-    progress("planning")
+    say("planning")
     return build_plan(desired.manifests, live, options, history=history)
+
+
+def _recorder(
+    cluster: Cluster,
+    desired: pipeline.Desired,
+    *,
+    run_id: str,
+    ref: str | None,
+    record_dir: str | None,
+    anchored: bool,
+) -> audit.RunRecorder:
+    """A record for this run: source, actor, target, and (for writing runs) its anchors."""
+    env = desired.environment
+    snapshot = desired.snapshot
+    commit = snapshot.commit
+    repository = snapshot.repository
+    signature = provenance.verify_signature(snapshot.root, commit) if commit is not None else None
+    location = repository.location if repository is not None else str(snapshot.root)
+    anchors = audit.default_anchors(env, cluster=cluster, repository=repository,
+                                    commit=commit.sha if commit else "") if anchored else []
+    return audit.RunRecorder(
+        audit.open_store(env, record_dir),
+        environment=env,
+        run_id=run_id,
+        source=provenance.source(commit, repository=location, ref=ref or "HEAD", path=env.directory,
+                                 signature=signature),
+        actor=provenance.actor(kube_user=cluster.identity()),
+        target=provenance.target(server=cluster.server, context=cluster.context,
+                                 crd_schema_version=desired.kuberay_version, namespaces=env.namespaces),
+        anchors=anchors,
+    )
 
 
 def make_plan(
@@ -57,9 +93,12 @@ def make_plan(
     context: str | None = None,
     kuberay_version: str | None = None,
     allow_replace_running: bool = False,
-    history: JobHistory | None = None,
+    record_dir: str | None = None,
+    record: bool = True,
     progress: Progress | None = None,
 ) -> PlanResult:
+    """Plan against the live cluster. The record learns what it sees (final RayJob
+    statuses, disappearances, drift) but the cluster is only read."""
     say = progress or (lambda _m: None)
     snapshot, environment = pipeline.open_environment(env=env, repo=repo, ref=ref, worktree=worktree)
     say(f"validating {environment.name} from {snapshot.description}")
@@ -67,8 +106,15 @@ def make_plan(
     commit = snapshot.commit.sha if snapshot.commit else ""
     with connect(environment.cluster, kubeconfig=kubeconfig, context=context,
                  kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit)) as cluster:
-        plan = _plan_with(cluster, desired, allow_replace_running=allow_replace_running, history=history,
-                          progress=say)
+        recorder = _recorder(cluster, desired, run_id=new_run_id(), ref=ref, record_dir=record_dir, anchored=False)
+        live = _read(cluster, desired, say)
+        if record:
+            recorder.observe(live.owned)
+        plan = _plan(desired, live, cluster, allow_replace_running=allow_replace_running,
+                     history=recorder.job_history(), say=say)
+        if record:
+            recorder.drift(plan)
+            recorder.close()
     return PlanResult(plan=plan, warnings=desired.warnings, desired=desired)
 
 
@@ -87,23 +133,29 @@ def run_apply(
     timeout_s: float | None = None,
     record_dir: str | None = None,
     progress: Progress | None = None,
-    history: JobHistory | None = None,
-    recorder: Any = None,
 ) -> ApplyResult:
     say = progress or (lambda _m: None)
     snapshot, environment = pipeline.open_environment(env=env, repo=repo, ref=ref, worktree=worktree)
     say(f"validating {environment.name} from {snapshot.description}")
     desired = pipeline.load_desired(snapshot, environment, kuberay_version=kuberay_version)
     commit = snapshot.commit.sha if snapshot.commit else ""
-    run_id = new_run_id()
     with connect(environment.cluster, kubeconfig=kubeconfig, context=context,
                  kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit)) as cluster:
-        plan = _plan_with(cluster, desired, allow_replace_running=allow_replace_running, history=history,
-                          progress=say)
+        recorder = _recorder(cluster, desired, run_id=new_run_id(), ref=ref, record_dir=record_dir,
+                             anchored=not dry_run)
+        live = _read(cluster, desired, say)
+        if not dry_run:
+            recorder.recover(lambda r: live.get(r))  # a killed run's writes get their outcomes first
+            recorder.observe(live.owned)
+        plan = _plan(desired, live, cluster, allow_replace_running=allow_replace_running,
+                     history=recorder.job_history(), say=say)
         options = ApplyOptions(
             environment=environment, dry_run=dry_run, wait=wait != "none", wait_jobs=wait == "jobs",
             timeout_s=timeout_s if timeout_s is not None else environment.sync.timeout_seconds,
-            concurrency=environment.sync.concurrency, force=environment.sync.force, run_id=run_id,
-            progress=say, recorder=recorder,
+            concurrency=environment.sync.concurrency, force=environment.sync.force, run_id=recorder.run_id,
+            progress=say, recorder=None if dry_run else recorder,
         )
-        return execute(plan, cluster, options)
+        result = execute(plan, cluster, options)
+        for notice in recorder.notices:
+            say(notice)
+        return result

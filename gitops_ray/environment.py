@@ -146,6 +146,17 @@ def list_environments(snapshot: Snapshot) -> list[str]:
     return sorted(names)
 
 
+def is_environment_file(path: str) -> bool:
+    """`environments/<name>/environment.yaml`: configuration, not a manifest to apply."""
+    parts = PurePosixPath(path).parts
+    return len(parts) >= 3 and parts[-1] == ENVIRONMENT_FILE and parts[-3] == ENVIRONMENTS_DIR
+
+
+def manifest_files(snapshot: Snapshot, environment: Environment) -> list[str]:
+    """The environment's manifest files: its paths, without environment files."""
+    return [f for f in snapshot.files(environment.paths) if not is_environment_file(f)]
+
+
 def environment_file(name: str) -> str:
     return f"{ENVIRONMENTS_DIR}/{name}/{ENVIRONMENT_FILE}"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_ray import kinds
-from gitops_ray.environment import Environment, load_environment
+from gitops_ray.environment import Environment, load_environment, manifest_files
 from gitops_ray.errors import GitopsRayError
 from gitops_ray.findings import Finding
 from gitops_ray.manifests import LoadResult, Manifest, Origin, SourceFile, find_duplicates, load_bytes
@@ -64,17 +64,17 @@ def load_desired(
     cache_dir: Path | None = None,
 ) -> Desired:
     """Parse (cached by Git blob id), validate, and refuse to go on if anything is invalid."""
-    from gitops_ray import schemas
+    import gitops_ray.schemas as schemas
 
     version = schemas.select_version(kuberay_version or environment.kuberay_version)
     default_ns = environment.namespaces[0] if len(environment.namespaces) == 1 else ""
     result = LoadResult()
     cache = cache_dir if cache_dir is not None else default_cache_dir()
-    for path in snapshot.files(environment.paths):
+    for path in manifest_files(snapshot, environment):
         result.extend(_load_cached(snapshot, path, default_ns, cache))
     findings = list(result.findings) + find_duplicates(result.manifests)
     if validate:
-        from gitops_ray import validate as validation
+        import gitops_ray.validate as validation
 
         findings += validation.validate_manifests(result.manifests, version=version, environment=environment)
     errors = [f for f in findings if f.is_error]

@@ -122,12 +122,12 @@ class Repository:
         if worktree:
             if self.is_bare:
                 raise SourceError(f"{self.location}: --worktree needs a local checkout, not a remote")
-            return Snapshot(root=self.root, commit=None, tree=None, worktree=True,
+            return Snapshot(root=self.root, commit=None, tree=None, worktree=True, repository=self,
                             description=f"working tree of {self.root} (uncommitted changes included)")
         commit = self.resolve(ref)
         tree = self._repo.commit(commit.sha).tree
         label = f" ({ref})" if ref and ref != commit.sha else ""
-        return Snapshot(root=self.root, commit=commit, tree=tree, worktree=False,
+        return Snapshot(root=self.root, commit=commit, tree=tree, worktree=False, repository=self,
                         description=f"commit {commit.short_sha}{label} of {self.location}")
 
     def changed_files(self, base: str, head: str) -> list[str]:
@@ -167,6 +167,24 @@ class Repository:
         except git.GitCommandError:
             return None
 
+    def noted_commits(self, *, ref: str = "refs/notes/gitops-ray") -> list[str] | None:
+        """Commits carrying a note under `ref`; None when the notes ref does not exist."""
+        git = _git()
+        try:
+            self._repo.git.rev_parse("--verify", "--quiet", ref)
+            listing = str(self._repo.git.notes("--ref", ref, "list"))
+        except git.GitCommandError:
+            return None
+        return [line.split()[1] for line in listing.splitlines() if len(line.split()) == 2]
+
+    def has_commit(self, sha: str) -> bool:
+        git = _git()
+        try:
+            self._repo.git.cat_file("-e", f"{sha}^{{commit}}")
+        except git.GitCommandError:
+            return False
+        return True
+
 
 def _commit_of(commit: Any) -> Commit:
     return Commit(
@@ -190,8 +208,10 @@ def default_cache_dir() -> Path:
 class Snapshot:
     """The files of one commit (read from its tree), the working tree, or a directory."""
 
-    def __init__(self, *, root: Path, commit: Commit | None, tree: Any, worktree: bool, description: str) -> None:
+    def __init__(self, *, root: Path, commit: Commit | None, tree: Any, worktree: bool, description: str,
+                 repository: Repository | None = None) -> None:
         self.root = root
+        self.repository = repository
         self.commit = commit
         self.worktree = worktree
         self.description = description
