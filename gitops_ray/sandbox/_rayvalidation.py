@@ -164,14 +164,57 @@ def _deletion(spec: Mapping[str, Any], gate: Gate) -> str | None:
     if not rules:
         return ("The RayJob spec is invalid: DeletionStrategy requires either BOTH onSuccess and onFailure, OR the "
                 "deletionRules field (cannot be empty)")
+    return _deletion_rules(spec, strategy.get("deletionRules") or [])
+
+
+_TTL_ORDER = ("DeleteWorkers", "DeleteCluster", "DeleteSelf")
+
+
+def _deletion_rules(spec: Mapping[str, Any], rules: list[dict[str, Any]]) -> str | None:
+    """`validateDeletionRules`: every problem, joined by newlines as `errors.Join` prints them."""
+    errors: list[str] = []
     selector = bool(spec.get("clusterSelector"))
-    for i, rule in enumerate(strategy.get("deletionRules") or ()):
-        policy = rule.get("policy")
+    seen: dict[tuple[str, str], dict[str, int]] = {}
+    for i, rule in enumerate(rules):
+        policy, condition = str(rule.get("policy")), rule.get("condition") or {}
+        has_job, has_deployment = condition.get("jobStatus") is not None, condition.get(
+            "jobDeploymentStatus") is not None
+        if has_job and has_deployment:
+            errors.append(f"deletionRules[{i}]: cannot set both JobStatus and JobDeploymentStatus at the same time")
+            continue
+        if not has_job and not has_deployment:
+            errors.append(f"deletionRules[{i}]: exactly one of JobStatus and JobDeploymentStatus must be set")
+            continue
+        ttl = int_or(condition.get("ttlSeconds"), 0)
+        if ttl < 0:
+            errors.append(f"deletionRules[{i}]: TTLSeconds must be non-negative")
+            continue
         if selector and policy in ("DeleteCluster", "DeleteWorkers"):
-            return f"deletionRules[{i}]: DeletionPolicyType '{policy}' not supported when ClusterSelector is set"
+            errors.append(f"deletionRules[{i}]: DeletionPolicyType '{policy}' not supported when ClusterSelector "
+                          "is set")
+            continue
         if autoscaling(spec.get("rayClusterSpec")) and policy == "DeleteWorkers":
-            return f"deletionRules[{i}]: DeletionPolicyType 'DeleteWorkers' not supported with autoscaling enabled"
-    return None
+            errors.append(f"deletionRules[{i}]: DeletionPolicyType 'DeleteWorkers' not supported with autoscaling "
+                          "enabled")
+            continue
+        kind = ("JobStatus", str(condition["jobStatus"])) if has_job else (
+            "JobDeploymentStatus", str(condition["jobDeploymentStatus"]))
+        policies = seen.setdefault(kind, {})
+        if policy in policies:
+            errors.append(f"deletionRules[{i}]: duplicate rule for DeletionPolicyType '{policy}' and {kind[0]} "
+                          f"'{kind[1]}'")
+            continue
+        policies[policy] = ttl
+    for (field, value), ttls in seen.items():
+        previous: tuple[str, int] | None = None
+        for policy in _TTL_ORDER:
+            if policy not in ttls:
+                continue
+            if previous is not None and ttls[policy] < previous[1]:
+                errors.append(f"for {field} '{value}': {policy} TTL ({ttls[policy]}) must be >= {previous[0]} TTL "
+                              f"({previous[1]})")
+            previous = (policy, ttls[policy])
+    return "\n".join(errors) or None
 
 
 def rayjob(job: Mapping[str, Any], gate: Gate) -> str | None:

@@ -316,3 +316,25 @@ def test_retry_repoints_the_rayjob_head_service_to_the_new_cluster(sim: Sim) -> 
     svc = sim.client.get("v1", "services", "default", f"{NAME}-head-svc")
     assert svc is not None and svc["spec"]["selector"]["ray.io/cluster"] == status(sim)["rayClusterName"]
     assert sim.client.writes_by("kuberay-operator", "update", "services")
+
+
+def test_deletion_rules_with_ttls_out_of_order_fail_validation_with_every_problem(sim: Sim) -> None:
+    create_job(sim, deletionStrategy={"deletionRules": [
+        {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 10}},
+        {"policy": "DeleteWorkers", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 20}},
+        {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 30}}]})
+    sim.run(0.2)
+    assert status(sim)["message"] == (
+        "deletionRules[2]: duplicate rule for DeletionPolicyType 'DeleteCluster' and JobStatus 'SUCCEEDED'\n"
+        "for JobStatus 'SUCCEEDED': DeleteCluster TTL (10) must be >= DeleteWorkers TTL (20)")
+
+
+def test_rayjob_with_both_cluster_spec_and_selector_is_not_rejected_and_uses_the_selector(sim: Sim) -> None:
+    # v1.7.0 `ValidateRayJobSpec` only rejects a RayJob with neither; with both, clusterSelector wins.
+    sim.client.create("ray.io/v1", "rayclusters", "default", {
+        "apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "shared"}, "spec": cluster_spec()},
+        field_manager="gitops-ray")
+    create_job(sim, clusterSelector={"ray.io/cluster": "shared"}, rayClusterSpec=cluster_spec())
+    sim.until(lambda: finished(sim))
+    assert (status(sim)["jobDeploymentStatus"], status(sim)["rayClusterName"]) == ("Complete", "shared")
+    assert len(sim.client.list("ray.io/v1", "rayclusters")) == 1
