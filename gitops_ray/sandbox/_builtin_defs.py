@@ -70,8 +70,7 @@ TYPES: dict[str, str] = {
         "labelSelectorPath:s specReplicasPath:s statusReplicasPath:s"
     ),
     'apiextensions.v1.CustomResourceSubresources': (
-        "scale:@apiextensions.v1.CustomResourceSubresourceScale "
-        "status:@apiextensions.v1.CustomResourceSubresourceStatus"
+        "scale:@apiextensions.v1.CustomResourceSubresourceScale status:x"
     ),
     'apiextensions.v1.CustomResourceValidation': (
         "openAPIV3Schema:@apiextensions.v1.JSONSchemaProps"

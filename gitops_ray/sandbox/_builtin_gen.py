@@ -66,17 +66,19 @@ def _type_of(node: dict[str, Any]) -> str | None:
     return t if isinstance(t, str) else None
 
 
-def field_spec(node: dict[str, Any]) -> str:
+def field_spec(node: dict[str, Any], defs: dict[str, Any]) -> str:
     ref = node.get("$ref")
     if isinstance(ref, str):
         name = short_name(ref)
         if name in _SPECIAL:
             return _SPECIAL[name]
+        if "properties" not in defs[ref.split("/")[-1]]:
+            return "x"  # an empty struct: structured-merge-diff deduces its content
         return ("!@" if node.get("x-kubernetes-map-type") == "atomic" else "@") + name
     t = _type_of(node)
     if t == "array":
         items = node.get("items")
-        elem = field_spec(items) if isinstance(items, dict) else "x"
+        elem = field_spec(items, defs) if isinstance(items, dict) else "x"
         lt = node.get("x-kubernetes-list-type")
         info = {"atomic": "a", "set": "s"}.get(str(lt), "")
         if lt == "map":
@@ -88,7 +90,7 @@ def field_spec(node: dict[str, Any]) -> str:
     if t == "object":
         extra = node.get("additionalProperties")
         if isinstance(extra, dict):
-            return ("{!" if node.get("x-kubernetes-map-type") == "atomic" else "{") + field_spec(extra)
+            return ("{!" if node.get("x-kubernetes-map-type") == "atomic" else "{") + field_spec(extra, defs)
         return "x"
     if t in _SCALARS:
         return "u" if node.get("format") == "int-or-string" else _SCALARS[t]
@@ -130,7 +132,7 @@ def condense(defs: dict[str, Any]) -> tuple[dict[tuple[str, str, str], str], dic
         node = defs[name]
         if short in _SPECIAL or "properties" not in node:
             continue
-        parts = [f"{field}:{field_spec(sub)}" for field, sub in sorted(node["properties"].items())]
+        parts = [f"{field}:{field_spec(sub, defs)}" for field, sub in sorted(node["properties"].items())]
         if node.get("x-kubernetes-map-type") == "atomic":
             parts.insert(0, ".:atomic")
         types[short] = " ".join(parts)

@@ -189,19 +189,21 @@ def element_order(element: str) -> tuple[Any, ...]:
 
 def key_element(item: dict[str, Any], keys: tuple[str, ...], defaults: dict[str, Any]) -> str | None:
     """`k:{...}` of a list-map item (missing keys take their schema default), or None."""
-    values: dict[str, Any] = {}
-    for k in sorted(keys):
+    parts: list[str] = []
+    for k in sorted(keys) if len(keys) > 1 else keys:
         if k in item:
-            values[k] = item[k]
+            value = item[k]
         elif k in defaults:
-            values[k] = defaults[k]
+            value = defaults[k]
         else:
             return None
-    if len(values) == 1:
-        (name, value), = values.items()
         if isinstance(value, str) and value.isascii() and value.isprintable() and not any(c in value for c in '"\\<>&'):
-            return f'k:{{"{name}":"{value}"}}'
-    return "k:" + go_json(values)
+            parts.append(f'"{k}":"{value}"')
+        elif isinstance(value, int) and not isinstance(value, bool):
+            parts.append(f'"{k}":{value}')
+        else:
+            parts.append(f"{go_json(k)}:{go_json(value)}")
+    return "k:{" + ",".join(parts) + "}"
 
 
 def value_element(value: Any) -> str:

@@ -158,6 +158,12 @@ def _union_kids(a: FieldSet, b: FieldSet) -> FieldSet:
     return union(children_of(a), children_of(b))
 
 
+_SCALAR_TYPES: dict[str | None, frozenset[type]] = {
+    "string": frozenset({str}), "numeric": frozenset({int, float}), "boolean": frozenset({bool}),
+    "untyped": frozenset({str, int, float, bool}), None: frozenset(),
+}
+
+
 def _validate(v: Any, node: Node, errors: Errors, stack: list[str]) -> None:
     problem = _type_error(v, node)
     if problem is not None:
@@ -167,6 +173,8 @@ def _validate(v: Any, node: Node, errors: Errors, stack: list[str]) -> None:
         fields, elem = node.fields, node.elem
         for k, cv in v.items():
             child = fields.get(k) or elem
+            if child is not None and (cv is None or type(cv) in _SCALAR_TYPES[child.scalar]):
+                continue  # the common case, checked inline
             stack.append("f:" + k)
             if child is None:
                 errors.append((render_path(stack), "field not declared in schema"))

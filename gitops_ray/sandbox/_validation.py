@@ -19,20 +19,11 @@ from gitops_ray.sandbox._nodes import Checks, Node
 Err = tuple[str, str, str]
 
 
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array"}
+
+
 def json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return "null"
+    return _JSON_TYPES.get(type(value), "null")
 
 
 def _field(name: str) -> str:
@@ -58,7 +49,7 @@ def _num(x: float) -> str:
 def _type_check(value: Any, kind: str, node: Node, fmt: str, name: str, errs: list[Err]) -> None:
     """kube-openapi `typeValidator.Validate` for a non-null value."""
     types = node.types
-    if not types and not fmt:
+    if not fmt and (not types or kind in types):
         return
     if kind == "integer":
         schema_fmt = "int64"
@@ -215,9 +206,14 @@ def _has_duplicates(items: list[Any]) -> bool:
     return False
 
 
+def _plainly_valid(value: Any, sub: Node) -> bool:
+    """A branch that only names a type the value has (int-or-string's `anyOf`) passes without a walk."""
+    return sub.v is None and not isinstance(value, dict | list) and (not sub.types or json_type(value) in sub.types)
+
+
 def _junctors(value: Any, v: Checks, name: str, errs: list[Err]) -> None:
     """allOf / anyOf / oneOf / not (`schemaPropsValidator`): the best failing branch is reported too."""
-    if v.any_of:
+    if v.any_of and not any(_plainly_valid(value, sub) for sub in v.any_of):
         best: list[Err] | None = None
         for sub in v.any_of:
             found: list[Err] = []

@@ -27,7 +27,7 @@ from gitops_ray.sandbox import _nodes
 from gitops_ray.sandbox._cel import CelError
 from gitops_ray.sandbox._gofmt import error_value
 from gitops_ray.sandbox._nodes import MISSING, Node
-from gitops_ray.sandbox._validation import json_type, validate_node
+from gitops_ray.sandbox._validation import validate_node
 
 _BLOCKING = frozenset({"FieldValueNotSupported", "FieldValueRequired", "FieldValueTooLong", "FieldValueTooMany",
                        "FieldValueTypeInvalid"})
@@ -264,8 +264,11 @@ def validate(schema: TypeSchema, obj: dict[str, Any], old: dict[str, Any] | None
             raw.extend((t, "status" if f in ("", "<nil>") else f"status.{f}", m) for t, f, m in found)
     else:
         validate_node(obj, root, "", raw)
-    if root.has_listtype and (old is None or not _listtype_errors(old, root)):
-        _listtype(obj, root, "", raw)
+    if root.has_listtype:
+        found_lt: list[tuple[str, str, str]] = []
+        _listtype(obj, root, "", found_lt)
+        if found_lt and (old is None or not _listtype_errors(old, root)):  # old duplicates are ratcheted
+            raw.extend(found_lt)
     if root.has_cel:
         blocking = any(e[0] in _BLOCKING for e in raw) or any(e.type in _BLOCKING for e in preceding)
         if blocking:
@@ -306,7 +309,7 @@ def _listtype(x: Any, node: Node, path: str, errs: list[tuple[str, str, str]]) -
                 _listtype(v, child, _child_path(path, k, declared), errs)
     elif isinstance(x, list):
         if node.list_type == "set":
-            for i in _duplicates([(json_type(v), json.dumps(v, sort_keys=True)) for v in x]):
+            for i in _duplicates([_hashable(v) for v in x]):
                 errs.append(("FieldValueDuplicate", f"{path}[{i}]", f"Duplicate value: {error_value(x[i])}"))
         elif node.list_type == "map":
             _listmap(x, node, path, errs)
@@ -323,9 +326,19 @@ def _listmap(x: list[Any], node: Node, path: str, errs: list[tuple[str, str, str
             errs.append(("FieldValueInvalid", f"{path}[{i}]",
                          f"Invalid value: {error_value(v)}: must be an object for an array of list-type map"))
             return
-    keys = [{k: v[k] for k in node.keys if k in v} if isinstance(v, dict) else {} for v in x]
-    for i in _duplicates([json.dumps(k, sort_keys=True) for k in keys]):
-        errs.append(("FieldValueDuplicate", f"{path}[{i}]", f"Duplicate value: {error_value(keys[i])}"))
+    names = node.keys
+    keys = [tuple(_hashable(v[k]) if k in v else None for k in names) if isinstance(v, dict) else () for v in x]
+    for i in _duplicates(keys):
+        item = x[i] if isinstance(x[i], dict) else {}
+        shown = {k: item[k] for k in names if k in item}
+        errs.append(("FieldValueDuplicate", f"{path}[{i}]", f"Duplicate value: {error_value(shown)}"))
+
+
+def _hashable(v: Any) -> Any:
+    """A key equal for equal JSON values (bool and number kept apart)."""
+    if isinstance(v, dict | list):
+        return ("json", json.dumps(v, sort_keys=True))
+    return (type(v).__name__ if isinstance(v, bool | str) or v is None else "number", v)
 
 
 def _duplicates(keys: Sequence[Any]) -> list[int]:

@@ -442,3 +442,27 @@ def test_builtin_defs_are_regenerated_from_the_kubernetes_definitions() -> None:
     from gitops_ray.sandbox import _builtin_gen
 
     assert (ROOT / "gitops_ray" / "sandbox" / "_builtin_defs.py").read_text() == _builtin_gen.generate()
+
+
+def test_every_builtin_kind_in_the_table_builds_and_refers_only_to_known_types() -> None:
+    import re
+
+    from gitops_ray.sandbox import _builtin_defs
+
+    referenced = set(re.findall(r"@([\w.]+)", " ".join(_builtin_defs.TYPES.values())))
+    assert referenced <= set(_builtin_defs.TYPES)
+    for gvk in _builtin_defs.GVK:
+        assert TypeSchema.builtin(*gvk).root.child("metadata") is not None
+    crd = TypeSchema.builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition").root.child("spec")
+    assert crd is not None and crd.child("versions").list_type == "atomic"  # type: ignore[union-attr]
+
+
+def test_embedded_resource_keeps_type_meta_and_reduces_its_metadata() -> None:
+    schema = TypeSchema.from_openapi({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+        "template": {"type": "object", "x-kubernetes-embedded-resource": True,
+                     "properties": {"spec": {"type": "object", "properties": {"a": {"type": "string"}}}}}}}}})
+    obj: dict[str, Any] = {"spec": {"template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "x": 1},
+                                                 "spec": {"a": "1", "b": 2}}}}
+    assert prune(schema, obj) == ["spec.template.metadata.x", "spec.template.spec.b"]
+    assert obj["spec"]["template"] == {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                       "spec": {"a": "1"}}
