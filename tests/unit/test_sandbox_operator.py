@@ -525,3 +525,34 @@ def test_pod_resources_prefer_requests_and_fall_back_to_limits() -> None:
                           {"resources": {"limits": {"nvidia.com/gpu": 1}}}]}
     resources = sum_resources([pod_resources(pod), pod_resources(pod)])
     assert {k: str(v) for k, v in resources.items()} == {"cpu": "2", "memory": "2Gi", "nvidia.com/gpu": "2"}
+
+
+def _head_pod(sim: Sim, name: str) -> str:
+    return str(sim.client.ray("rayclusters", name)["status"]["head"].get("podName", ""))
+
+
+def test_pod_template_changes_reach_running_pods_only_with_the_recreate_upgrade_strategy(sim: Sim) -> None:
+    create_cluster(sim, "plain")
+    create_cluster(sim, "recreate", upgradeStrategy={"type": "Recreate"})
+    sim.run(1.0)
+    before = {name: _head_pod(sim, name) for name in ("plain", "recreate")}
+    for name in before:
+        sim.client.edit("rayclusters", name, lambda o: o["spec"]["headGroupSpec"]["template"]["spec"][
+            "containers"][0].update(image="rayproject/ray:2.47.0"))
+    sim.step(0.1)
+    sim.step(0.1)
+    assert _head_pod(sim, "plain") == before["plain"]
+    assert _head_pod(sim, "recreate") not in ("", before["recreate"])
+    assert conditions(sim.client.ray("rayclusters", "recreate"))["HeadPodReady"]["status"] == "False"
+    assert sim.client.ray("rayclusters", "recreate")["status"]["state"] == "ready"  # sticky
+    sim.run(1.0)
+    assert conditions(sim.client.ray("rayclusters", "recreate"))["HeadPodReady"]["status"] == "True"
+
+
+def test_upgrade_strategy_on_a_rayjob_cluster_is_refused_by_the_raycluster_controller(sim: Sim) -> None:
+    sim.client.create("ray.io/v1", "rayclusters", "default", {
+        "apiVersion": "ray.io/v1", "kind": "RayCluster",
+        "metadata": {"name": "child", "labels": {"ray.io/originated-from-crd": "RayJob"}},
+        "spec": cluster_spec(upgradeStrategy={"type": "Recreate"})}, field_manager="kuberay-operator")
+    sim.run(0.5)
+    assert "status" not in sim.client.ray("rayclusters", "child")

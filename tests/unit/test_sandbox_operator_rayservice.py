@@ -213,3 +213,14 @@ def test_own_cluster_spec_helper_is_valid_for_rayservice(sim: Sim) -> None:
                  "rayClusterConfig": cluster_spec(replicas=0)}}, field_manager="gitops-ray")
     sim.until(lambda: conditions(sim.client.ray("rayservices", "plain")).get("Ready", {}).get("status") == "True")
     assert sim.client.ray("rayservices", "plain")["status"]["numServeEndpoints"] == 1
+
+
+def test_operator_env_enable_zero_downtime_false_turns_upgrades_off() -> None:
+    sim = make_sim(operator_env={"ENABLE_ZERO_DOWNTIME": "false"})
+    create_sample(sim)
+    sim.until(lambda: ready(sim))
+    name = active(sim)
+    sim.client.edit("rayservices", NAME, lambda o: o["spec"]["rayClusterConfig"].update(rayVersion="2.47.0"))
+    sim.run(1.0)
+    assert clusters(sim) == [name]
+    assert not sim.op.errors
