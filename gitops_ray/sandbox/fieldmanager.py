@@ -12,8 +12,9 @@ stripmeta,managedfieldsupdater,managedfields,conflict}.go`.
 
 Not modelled: conversion between managers' apiVersions, the cap of 10 Update
 entries (`ancient-changes`), and the kubectl client-side-apply migration.
-Like the API server, `apply` may leave `null` where it emptied a map or list;
-the CR pipeline's `apply_defaults` drops those.
+Like the API server, `apply` may leave `null` where it emptied a map or list of
+a custom resource; the CR pipeline's `apply_defaults` drops those (for built-in
+kinds `apply` drops them itself, as decoding into Go types does).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from gitops_ray.sandbox._fieldpath import (
 )
 from gitops_ray.sandbox._gofmt import go_json, go_quote
 from gitops_ray.sandbox._smd import compare, ensure_named, fieldset, merge, remove_items
-from gitops_ray.sandbox.typeschema import TypeSchema
+from gitops_ray.sandbox.typeschema import TypeSchema, apply_defaults
 
 BEFORE_FIRST_APPLY = "before-first-apply"
 
@@ -248,7 +249,10 @@ def apply(live: dict[str, Any] | None, config: dict[str, Any], *, manager: str, 
         del managers[me]
     elif merged is not live_body and merged != live_body:
         mine.time = now
-    return _with_managed(merged, managers)
+    result = _with_managed(merged, managers)
+    if schema.is_builtin:
+        apply_defaults(schema, result)  # typed objects cannot hold the nulls SMD leaves in emptied maps and lists
+    return result
 
 
 def _prune(merged: dict[str, Any], last: FieldSet, managers: dict[str, _Entry],

@@ -476,3 +476,12 @@ def test_list_item_dropped_by_one_applier_survives_when_another_applier_owns_it(
     assert [p["port"] for p in obj["spec"]["ports"]] == [80, 443]
     obj = ssa(obj, svc(), "b", schema=SVC, now=T3)
     assert [p["port"] for p in obj["spec"]["ports"]] == [80]
+
+
+def test_emptied_list_of_a_builtin_is_dropped_not_left_null() -> None:
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "ns"},
+           "spec": {"ports": [{"port": 80}], "type": "ClusterIP"}}
+    obj = apply(None, svc, manager="m", force=False, schema=SVC, api_version="v1", subresource=None, now=T1)
+    without = {**svc, "spec": {"type": "ClusterIP"}}
+    obj = apply(obj, without, manager="m", force=False, schema=SVC, api_version="v1", subresource=None, now=T2)
+    assert obj["spec"] == {"type": "ClusterIP"}
