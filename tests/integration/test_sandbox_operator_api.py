@@ -176,3 +176,15 @@ def test_autoscaler_update_owns_worker_group_specs_so_a_plain_apply_conflicts(ku
     assert "ray-autoscaler" in str(conflict.value.body)
     forced = apply(kube, body, force=True).to_dict()
     assert forced["spec"]["workerGroupSpecs"][0]["replicas"] == 1
+
+
+def test_deleting_a_rayjob_waits_for_the_operator_to_drop_its_finalizer_and_collects_its_children(kube: Any) -> None:
+    apply(kube, {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "doomed"},
+                 "spec": {"entrypoint": "sleep 1", "rayClusterSpec": cluster_spec()}})
+    job = wait_for(lambda: state(kube, "RayJob", "doomed"),
+                   lambda j: (j.get("status") or {}).get("jobDeploymentStatus") == "Running")
+    cluster = job["status"]["rayClusterName"]
+    resource(kube, "RayJob").delete(name="doomed", namespace="default")
+    wait_for(lambda: read(kube, "RayJob", "doomed"), lambda j: j is None, timeout=5)
+    wait_for(lambda: (read(kube, "RayCluster", cluster), read(kube, "Job", "doomed", "batch/v1")),
+             lambda pair: pair == (None, None), timeout=5)
