@@ -1,0 +1,269 @@
+"""Plan and apply end to end: a temporary Git repository, the embedded sandbox, the
+official client underneath, kubectl on the side (issue 4 checks)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitops_ray.changes import Action, Outcome
+from gitops_ray.engine import make_plan, run_apply
+from gitops_ray.sandbox import Sandbox
+from gitops_ray.sandbox._raycommon import OperatorTimings
+
+
+def kubectl_runner(box: Sandbox, cache_dir: Path) -> Callable[..., Any]:
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.fail("kubectl is not on PATH (CI installs it; `make system-deps`)")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([binary, "--kubeconfig", str(box.kubeconfig), "--cache-dir", str(cache_dir), *args],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    return run
+
+ENV = """apiVersion: gitops-ray.io/v1alpha1
+kind: Environment
+metadata: {name: test}
+spec:
+  cluster: {sandbox: {}}
+  kuberayVersion: "1.5.1"
+  namespaces: [ray-test]
+  sync: {prune: true, force: %(force)s}
+"""
+NS = "apiVersion: v1\nkind: Namespace\nmetadata: {name: ray-test}\n"
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ray-test}\ndata: {mode: fast}\n"
+CLUSTER = """apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: analytics, namespace: ray-test}
+spec:
+  rayVersion: "2.46.0"
+  enableInTreeAutoscaling: %(autoscale)s
+  headGroupSpec:
+    rayStartParams: {}
+    template: {spec: {containers: [{name: ray-head, image: "rayproject/ray:2.46.0"}]}}
+  workerGroupSpecs:
+    - groupName: cpu
+      replicas: 1
+      minReplicas: 1
+      maxReplicas: %(max)d
+      rayStartParams: {}
+      template: {spec: {containers: [{name: ray-worker, image: "rayproject/ray:2.46.0"}]}}
+"""
+JOB = """apiVersion: ray.io/v1
+kind: RayJob
+metadata: {name: nightly, namespace: ray-test}
+spec:
+  entrypoint: %(entrypoint)s
+%(extra)s  rayClusterSpec:
+    rayVersion: "2.46.0"
+    headGroupSpec:
+      rayStartParams: {}
+      template: {spec: {containers: [{name: ray-head, image: "rayproject/ray:2.46.0"}]}}
+"""
+SHUTDOWN = "  shutdownAfterJobFinishes: true\n  ttlSecondsAfterFinished: 0\n"
+
+
+def files(*, force: bool = False, cluster: bool = True, autoscale: bool = False, max_replicas: int = 3,
+          job: str | None = "python run.py", job_extra: str = SHUTDOWN,
+          configmap: bool = True) -> dict[str, str | None]:
+    out: dict[str, str | None] = {
+        "environments/test/environment.yaml": ENV % {"force": str(force).lower()},
+        "environments/test/namespace.yaml": NS,
+        "environments/test/configmap.yaml": CM if configmap else None,
+        "environments/test/raycluster.yaml": CLUSTER % {"autoscale": str(autoscale).lower(), "max": max_replicas}
+        if cluster else None,
+        "environments/test/rayjob.yaml": JOB % {"entrypoint": job, "extra": job_extra} if job else None,
+    }
+    return out
+
+
+class World:
+    """One repository, one sandbox, one record: `commit(...)`, `plan()`, `apply()`."""
+
+    def __init__(self, repo: Any, box: Sandbox, tmp: Path) -> None:
+        self.repo, self.box, self.tmp = repo, box, tmp
+        self.record = str(tmp / "records")
+
+    def commit(self, **kwargs: Any) -> str:
+        content = files(**kwargs)
+        existing = {k: v for k, v in content.items() if v is not None or (self.repo.path / k).exists()}
+        return str(self.repo.commit(existing))
+
+    def plan(self, **kwargs: Any) -> Any:
+        return make_plan(env="test", repo=str(self.repo.path), kubeconfig=str(self.box.kubeconfig),
+                         record_dir=self.record, **kwargs).plan
+
+    def apply(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout_s", 30)
+        return run_apply(env="test", repo=str(self.repo.path), kubeconfig=str(self.box.kubeconfig),
+                         record_dir=self.record, **kwargs)
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        plural = {"RayCluster": "rayclusters", "RayJob": "rayjobs", "ConfigMap": "configmaps"}[kind]
+        version = "v1" if kind == "ConfigMap" else "ray.io/v1"
+        return self.box.client.get(version, plural, "ray-test", name)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not reached in time")
+            time.sleep(0.1)
+
+
+def by_name(plan: Any) -> dict[str, Any]:
+    return {c.ref.name: c for c in plan.changes}
+
+
+@pytest.fixture
+def world(git_repo: Callable[..., Any], make_sandbox: Callable[..., Sandbox], tmp_path: Path) -> World:
+    box = make_sandbox(operator=True, operator_timings=OperatorTimings(autoscaler_scale_up_after=None))
+    return World(git_repo(), box, tmp_path)
+
+
+def test_create_from_empty_then_in_sync(world: World) -> None:
+    world.commit(job=None)
+    plan = world.plan()
+    assert {c.action for c in plan.changes} == {Action.CREATE}
+    result = world.apply()
+    assert result.ok, [r.message for r in result.results]
+    cluster = world.get("RayCluster", "analytics")
+    assert cluster is not None
+    labels = cluster["metadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "gitops-ray" and labels["gitops-ray.io/environment"] == "test"
+    annotations = cluster["metadata"]["annotations"]
+    assert annotations["gitops-ray.io/source"] == "environments/test/raycluster.yaml:1"
+    assert annotations["gitops-ray.io/commit"] == world.repo.git("rev-parse", "HEAD")
+    rv = cluster["metadata"]["resourceVersion"]
+    again = world.plan()
+    assert again.in_sync
+    assert world.apply().ok
+    assert world.get("RayCluster", "analytics")["metadata"]["resourceVersion"] == rv  # no churn when in sync
+
+
+def test_raycluster_change_is_an_update_with_a_warning(world: World) -> None:
+    world.commit(job=None)
+    assert world.apply().ok
+    world.commit(job=None, max_replicas=5)
+    change = by_name(world.plan())["analytics"]
+    assert change.action is Action.UPDATE
+    assert [d.path for d in change.diff] == ["/spec/workerGroupSpecs/0/maxReplicas"]
+    assert world.apply().ok
+    assert world.get("RayCluster", "analytics")["spec"]["workerGroupSpecs"][0]["maxReplicas"] == 5
+
+
+def test_rayjob_entrypoint_change_is_blocked_while_running_and_replaced_when_allowed(
+        git_repo: Callable[..., Any], make_sandbox: Callable[..., Sandbox], tmp_path: Path) -> None:
+    box = make_sandbox(operator=True, operator_timings=OperatorTimings(job_runtime=600))
+    world = World(git_repo(), box, tmp_path)
+    world.commit(cluster=False)
+    assert world.apply().ok
+    world.wait_for(lambda: (world.get("RayJob", "nightly") or {}).get("status", {}).get("jobDeploymentStatus")
+                   == "Running")
+    old_uid = world.get("RayJob", "nightly")["metadata"]["uid"]
+    world.commit(cluster=False, job="python run.py --day 2")
+    blocked = world.apply()
+    [change] = [r for r in blocked.results if r.change.ref.name == "nightly"]
+    assert change.change.action is Action.BLOCKED and change.outcome is Outcome.REFUSED
+    assert "Running" in change.message and not blocked.ok
+    assert world.get("RayJob", "nightly")["metadata"]["uid"] == old_uid
+
+    allowed = world.apply(allow_replace_running=True)
+    assert allowed.ok, [r.message for r in allowed.results]
+    replaced = world.get("RayJob", "nightly")
+    assert replaced["metadata"]["uid"] != old_uid
+    assert replaced["spec"]["entrypoint"] == "python run.py --day 2"
+
+
+def test_finished_rayjob_replace_and_self_deleted_job_is_not_rerun(world: World) -> None:
+    delete_self = ("  deletionStrategy:\n    deletionRules:\n"
+                   "      - {policy: DeleteSelf, condition: {jobStatus: SUCCEEDED, ttlSeconds: 0}}\n")
+    world.commit(cluster=False, job_extra=delete_self)
+    world.apply()
+    # The job runs to completion and the operator deletes the RayJob itself.
+    world.wait_for(lambda: world.get("RayJob", "nightly") is None, timeout=30)
+    change = by_name(world.plan())["nightly"]
+    assert change.action is Action.NOOP and change.reason.startswith("completed")
+    assert world.apply().ok
+    assert world.get("RayJob", "nightly") is None  # not re-run
+    # A changed spec is a new run.
+    world.commit(cluster=False, job="python run.py --v2", job_extra=delete_self)
+    assert by_name(world.plan())["nightly"].action is Action.CREATE
+
+
+def test_removed_manifest_is_pruned(world: World) -> None:
+    world.commit(job=None)
+    assert world.apply().ok
+    world.commit(job=None, configmap=False)
+    change = by_name(world.plan())["settings"]
+    assert change.action is Action.DELETE
+    assert world.apply().ok
+    assert world.get("ConfigMap", "settings") is None
+
+
+def test_autoscaler_replicas_are_not_drift_and_apply_keeps_them(world: World) -> None:
+    world.commit(job=None, autoscale=True)
+    assert world.apply().ok
+    assert world.box.operator is not None
+    world.box.operator.autoscale("ray-test", "analytics", "cpu", 3)
+    assert world.plan().in_sync
+    world.commit(job=None, autoscale=True, max_replicas=6)
+    change = by_name(world.plan())["analytics"]
+    assert [d.path for d in change.diff] == ["/spec/workerGroupSpecs/0/maxReplicas"]
+    result = world.apply()
+    assert result.ok, [r.message for r in result.results]
+    groups = world.get("RayCluster", "analytics")["spec"]["workerGroupSpecs"]
+    assert (groups[0]["replicas"], groups[0]["maxReplicas"]) == (3, 6)
+
+
+def test_kubectl_edit_of_an_owned_field_conflicts_naming_the_manager(world: World, tmp_path: Path) -> None:
+    world.commit(job=None, cluster=False)
+    assert world.apply().ok
+    kubectl = kubectl_runner(world.box, tmp_path / "kubectl-cache")
+    kubectl("patch", "configmap", "settings", "-n", "ray-test", "--type", "merge", "-p", '{"data":{"mode":"slow"}}')
+    world.commit(job=None, cluster=False)  # unchanged Git
+    drift = by_name(world.plan())["settings"]
+    assert drift.action is Action.UPDATE and [d.path for d in drift.diff] == ["/data/mode"]
+    result = world.apply()
+    [failed] = [r for r in result.results if r.change.ref.name == "settings"]
+    assert failed.outcome is Outcome.FAILED and not result.ok
+    assert "kubectl-patch" in failed.message and ".data.mode" in failed.message
+    assert world.get("ConfigMap", "settings")["data"]["mode"] == "slow"
+
+    world.commit(job=None, cluster=False, force=True)
+    forced = world.apply()
+    assert forced.ok
+    assert world.get("ConfigMap", "settings")["data"]["mode"] == "fast"
+
+
+def test_api_faults_mid_apply_are_retried(world: World) -> None:
+    world.commit(job=None)
+    world.box.faults.add(path=r"/apis/ray\.io/v1/namespaces/ray-test/rayclusters/analytics", verbs=("PATCH",),
+                         status=503, times=2)
+    result = world.apply()
+    assert result.ok, [r.message for r in result.results]
+    assert world.get("RayCluster", "analytics") is not None
+
+
+def test_persistent_api_failure_is_reported_and_later_waves_are_skipped(world: World) -> None:
+    world.commit(job="python run.py")
+    world.box.faults.add(path=r"/rayclusters/analytics", verbs=("PATCH",), status=500)
+    result = world.apply()
+    outcomes = {r.change.ref.name: r.outcome for r in result.results}
+    assert not result.ok
+    assert outcomes["analytics"] is Outcome.FAILED
+    assert outcomes["ray-test"] is Outcome.APPLIED and outcomes["settings"] is Outcome.APPLIED
+    assert outcomes["nightly"] is Outcome.SKIPPED  # later kind step: not attempted
+    [failed] = [r for r in result.results if r.change.ref.name == "analytics"]
+    assert failed.http_status == 500
+    assert world.get("RayJob", "nightly") is None
