@@ -156,6 +156,11 @@ def run_apply(
             progress=say, recorder=None if dry_run else recorder,
         )
         result = execute(plan, cluster, options)
+        if not dry_run:
+            # Inventory what now exists (incl. what the operator made with our labels), so a later
+            # disappearance has a cause; then the checkpoint covers it.
+            recorder.observe(_read(cluster, desired, say).owned)
+            recorder.close(result)
         for notice in recorder.notices:
             say(notice)
         return result
