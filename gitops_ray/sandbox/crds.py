@@ -9,6 +9,7 @@ import functools
 import gzip
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -43,21 +44,42 @@ def load_bundled(version: str | None = None, base: Path = SCHEMAS_DIR) -> tuple[
 
 @functools.lru_cache(maxsize=8)
 def _bundled_json(directory: str) -> str:
-    """Parsing 4 MB of CRD YAML takes seconds; do it once per process and hand out JSON copies."""
+    """Parsing 4 MB of CRD YAML takes seconds: do it once per process, and keep a JSON copy in the user's
+    cache directory keyed by the files' digest so the next process only decodes JSON."""
+    paths = sorted(Path(directory).glob("*.yaml*"))
+    raws = [p.read_bytes() for p in paths]
+    digest = hashlib.sha256(b"".join(hashlib.sha256(r).digest() for r in raws)).hexdigest()[:24]
+    cache = _cache_dir() / f"kuberay-crds-{digest}.json"
+    try:
+        return cache.read_text()
+    except OSError:
+        pass
     crds = []
-    for path in sorted(Path(directory).glob("*.yaml*")):
-        raw = path.read_bytes()
+    for path, raw in zip(paths, raws, strict=True):
         text = gzip.decompress(raw) if path.suffix == ".gz" else raw
         for doc in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
                 crds.append(doc)
-    return json.dumps(crds)
+    text = json.dumps(crds)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(cache)
+    except OSError:
+        pass
+    return text
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "gitops-ray"
 
 
 def schema_tag(schema: dict[str, Any] | None) -> str:
     if schema is None:
         return ""
-    return hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(schema).encode()).hexdigest()[:16]
 
 
 def resource_types(crd: dict[str, Any]) -> list[ResourceType]:

@@ -65,6 +65,18 @@ def kube(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Any:
     return dynamic_client(sandbox, tmp_path_factory.mktemp("kube-cache") / "discovery.json")
 
 
+@pytest.fixture
+def client_for(tmp_path: Path) -> Callable[[Sandbox], Any]:
+    """`client_for(box)` -> a DynamicClient for another sandbox, with its own cache file."""
+    count = [0]
+
+    def make(box: Sandbox) -> Any:
+        count[0] += 1
+        return dynamic_client(box, tmp_path / f"discovery-{count[0]}.json")
+
+    return make
+
+
 def kubectl_runner(box: Sandbox, cache_dir: Path) -> Kubectl:
     binary = shutil.which("kubectl")
     if binary is None:
