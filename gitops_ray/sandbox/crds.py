@@ -56,8 +56,8 @@ def _bundled_json(directory: str) -> str:
         pass
     crds = []
     for path, raw in zip(paths, raws, strict=True):
-        text = gzip.decompress(raw) if path.suffix == ".gz" else raw
-        for doc in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        data = gzip.decompress(raw) if path.suffix == ".gz" else raw
+        for doc in yaml.load_all(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
                 crds.append(doc)
     text = json.dumps(crds)
