@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -29,6 +30,9 @@ from gitops_ray.sandbox._gofmt import error_value
 from gitops_ray.sandbox._nodes import MISSING, Node
 from gitops_ray.sandbox._validation import validate_node
 
+# Schemas are built once and shared by the server's threads; building (and the recursive
+# built-in type graph) happens under this lock so no thread sees a half-built node.
+_BUILD_LOCK = threading.RLock()
 _BLOCKING = frozenset({"FieldValueNotSupported", "FieldValueRequired", "FieldValueTooLong", "FieldValueTooMany",
                        "FieldValueTypeInvalid"})
 _META_KEYS = frozenset({"apiVersion", "kind", "metadata"})
@@ -83,6 +87,14 @@ class TypeSchema:
         hit = cls._openapi_cache.get(key)
         if hit is not None and hit[0] is openapi_v3_schema:
             return hit[1]
+        with _BUILD_LOCK:
+            hit = cls._openapi_cache.get(key)
+            if hit is not None and hit[0] is openapi_v3_schema:
+                return hit[1]
+            return cls._build_openapi(openapi_v3_schema, key)
+
+    @classmethod
+    def _build_openapi(cls, openapi_v3_schema: dict[str, Any], key: int) -> TypeSchema:
         root, meta = _nodes.from_openapi(openapi_v3_schema)
         vroot = _nodes.Node()
         for slot in _nodes.Node.__slots__:
@@ -104,9 +116,12 @@ class TypeSchema:
         key = (group, version, kind)
         schema = cls._builtin_cache.get(key)
         if schema is None:
-            root = _nodes.builtin_root(group, version, kind)
-            schema = cls(root or _nodes.generic_root(), is_builtin=True)
-            cls._builtin_cache[key] = schema
+            with _BUILD_LOCK:
+                schema = cls._builtin_cache.get(key)
+                if schema is None:
+                    root = _nodes.builtin_root(group, version, kind)
+                    schema = cls(root or _nodes.generic_root(), is_builtin=True)
+                    cls._builtin_cache[key] = schema
         return schema
 
 
