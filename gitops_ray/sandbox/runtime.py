@@ -97,6 +97,7 @@ class Sandbox:
             self.operator.stop()
             self.operator = None
         self._stop.set()
+        self._remove_server_file()
         if self._server is not None:
             self._server.shutdown()
             self._server.close_connections()
@@ -105,7 +106,6 @@ class Sandbox:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        self._remove_server_file()
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -105,20 +105,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
             else:
                 response = self.server.api_handler.handle(request)
             dropped = decision.drop
-        status = self._send(response, audit_id, dropped)
-        self.server.log.write({
+        entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "method": self.command,
             "path": split.path,
             "query": split.query,
-            "status": status,
-            "duration": round(time.monotonic() - started, 6),
+            "status": response.code,
+            "duration": 0.0,
             "userAgent": self.headers.get("User-Agent", ""),
             "fieldManager": response.field_manager or (query.get("fieldManager") or [""])[0],
             "auditID": audit_id,
-        })
+        }
+        if response.stream is None:
+            # Logged before the body goes out, so a client that has its answer also finds the log line.
+            entry["duration"] = round(time.monotonic() - started, 6)
+            self.server.log.write(entry)
+            self._send(response, audit_id, dropped)
+        else:
+            self._send(response, audit_id, dropped)
+            entry["duration"] = round(time.monotonic() - started, 6)
+            self.server.log.write(entry)
 
-    def _send(self, response: Response, audit_id: str, drop: bool) -> int:
+    def _send(self, response: Response, audit_id: str, drop: bool) -> None:
         self.send_response(response.code)
         self.send_header("Audit-Id", audit_id)
         self.send_header("Content-Type", response.content_type)
@@ -129,22 +137,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             self._stream(response)
-            return response.code
+            return
         self.send_header("Content-Length", str(len(response.body)))
         if drop:
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command == "HEAD":
-            return response.code
+            return
         if drop:
             self.wfile.write(response.body[: len(response.body) // 2])
             self.wfile.flush()
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            return response.code
+            return
         self.wfile.write(response.body)
-        return response.code
 
     def _stream(self, response: Response) -> None:
         assert response.stream is not None
