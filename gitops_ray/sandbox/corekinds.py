@@ -53,8 +53,20 @@ def _namespace_defaults(obj: Obj) -> None:
     obj.setdefault("status", {}).setdefault("phase", "Active")
 
 
+def _canonical_base64(value: Any) -> Any:
+    """Secret data is []byte: Go's decoder skips newlines, and the stored bytes re-encode without them."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return base64.b64encode(base64.b64decode(value.replace("\n", "").replace("\r", ""), validate=True)).decode()
+    except (binascii.Error, ValueError):
+        return value
+
+
 def _secret_defaults(obj: Obj) -> None:
     obj.setdefault("type", "Opaque")
+    if isinstance(obj.get("data"), dict):
+        obj["data"] = {k: _canonical_base64(v) for k, v in obj["data"].items()}
     string_data = obj.pop("stringData", None)
     if isinstance(string_data, dict) and string_data:
         data = obj.setdefault("data", {}) or {}
