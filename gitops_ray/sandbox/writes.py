@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from gitops_ray.sandbox import _bshim as _merge
 from gitops_ray.sandbox import errors as E
+from gitops_ray.sandbox import fieldmanager, patches
 from gitops_ray.sandbox.admission import (
     Outcome,
     WriteOptions,
@@ -123,18 +123,25 @@ def _apply_patch(api: Api, rt: ResourceType, live: Obj, content_type: str, raw: 
             raise E.too_large(f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPS}, "
                               f"got {len(doc)}")
         try:
-            return _merge.json_patch(live, doc)
-        except _merge.PatchError as err:
-            raise E.StatusError(422, "Invalid", "the server rejected our request due to an error in our request",
-                                {"causes": [{"reason": "UnexpectedServerResponse", "message": str(err)}]}) from None
+            return patches.json_patch(live, doc)
+        except patches.PatchError as err:
+            raise _patch_error(err) from None
     if not isinstance(doc, dict):
         raise E.bad_request("json: cannot unmarshal into Go value of type map[string]interface {}")
     if content_type == STRATEGIC:
         try:
-            return _merge.strategic_merge_patch(live, doc, api.registry.schema(rt))
-        except _merge.PatchError as err:
-            raise E.StatusError(422, "Invalid", str(err), {}) from None
-    return _merge.merge_patch(live, doc)
+            return patches.strategic_merge_patch(live, doc, api.registry.schema(rt))
+        except patches.PatchError as err:
+            raise _patch_error(err) from None
+    return patches.merge_patch(live, doc)
+
+
+def _patch_error(err: patches.PatchError) -> E.StatusError:
+    """400 as a BadRequest; 422 the way apiserver's NewGenericServerResponse words it (patch.go)."""
+    if err.code == 400:
+        return E.bad_request(str(err))
+    return E.StatusError(422, "Invalid", "the server rejected our request due to an error in our request",
+                         {"causes": [{"reason": "UnexpectedServerResponse", "message": str(err)}]})
 
 
 def _decode_apply(raw: bytes) -> Obj:
@@ -182,13 +189,13 @@ def apply(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, raw: bytes, 
         raise E.conflict(rt.plural, rt.group, name)
     schema = api.registry.schema(rt)
     try:
-        merged = _merge.apply(live, config, manager=opts.field_manager, force=bool(opts.force), schema=schema,
+        merged = fieldmanager.apply(live, config, manager=opts.field_manager, force=bool(opts.force), schema=schema,
                               api_version=rt.api_version, subresource=subresource, now=api.now())
-    except _merge.ApplyConflict as err:
+    except fieldmanager.ApplyConflict as err:
         raise E.apply_conflict(str(err), err.causes()) from None
-    except _merge.UndeclaredField as err:
+    except fieldmanager.UndeclaredField as err:
         raise E.internal(str(err)) from None
-    except _merge.BadApplyRequest as err:
+    except fieldmanager.BadApplyRequest as err:
         raise E.bad_request(str(err)) from None
     merged.setdefault("apiVersion", rt.api_version)
     merged.setdefault("kind", rt.kind)
@@ -218,7 +225,7 @@ def _commit(api: Api, txn: Txn, rt: ResourceType, new: Obj, current: tuple[Row, 
         if applied:
             new["metadata"]["managedFields"] = managed
     if not applied:
-        new = _merge.update(live, new, manager=manager or opts.field_manager, schema=schema,
+        new = fieldmanager.update(live, new, manager=manager or opts.field_manager, schema=schema,
                             api_version=rt.api_version, subresource=subresource, now=now)
     if not trusted:
         raise_invalid(rt, name, validation_errors(rt, schema, new, live, subresource))
