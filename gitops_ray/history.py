@@ -1,44 +1,61 @@
 """Reading the record back: one row per action (and per observation worth a reviewer's eye).
 
-`rows(entries)` joins each outcome to its intent (commit, author, actor, reason,
-facts) in one pass; `select` filters by commit, resource and time; `render_*`
-turn the same rows into text, JSON and a Markdown review report. The report for
-one commit answers an auditor's sample (record-anchors.md §5): who requested,
-who approved, who applied, what changed with which governance facts, and what
-disappeared since, with the cause.
+`rows_from_index` (fields from recordindex, the fast path) and `rows(entries)`
+join each outcome to its intent (commit, author, actor, reason) in one pass;
+`select` filters by commit, resource and time; `render_*` turn the same rows
+into text and JSON, and review.py into a Markdown review report that answers an
+auditor's sample (record-anchors.md §5): who requested, who approved, who
+applied, what changed with which governance facts, and what disappeared since,
+with the cause.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitops_ray.errors import GitopsRayError
 from gitops_ray.record import Entry
 
-ROW_OBSERVATIONS = frozenset({"disappearance", "final-status", "drift", "health"})
 
-
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class Run:
-    """What the intent of a run says about the change (shared by all its rows)."""
+    """What the intent of a run says about the change (shared by all its rows); `full()`
+    reads the whole intent (source, actor, target, facts) when a report needs it."""
 
     environment: str
     run_id: str
     intent_id: str
     time: str
     commit: str
-    source: Mapping[str, Any]
-    actor: Mapping[str, Any]
-    target: Mapping[str, Any]
-    actions: Mapping[int, Mapping[str, Any]]
+    author: str
+    actor: str
+    actions_json: str = field(repr=False, default="")
+    loader: Callable[[], Mapping[str, Any]] = field(repr=False, default=dict)
+    _full: Mapping[str, Any] | None = field(default=None, repr=False)
+    _actions: dict[str, Mapping[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def actions(self) -> dict[str, Mapping[str, Any]]:
+        """Planned actions by number: reason and changed paths (decoded on first use)."""
+        if self._actions is None:
+            self._actions = json.loads(self.actions_json) if self.actions_json else {}
+        return self._actions
+
+    def full(self) -> Mapping[str, Any]:
+        if self._full is None:
+            self._full = self.loader()
+        return self._full
+
+    def full_actions(self) -> dict[int, Mapping[str, Any]]:
+        return {int(a.get("n", -1)): a for a in self.full().get("actions") or ()}
 
 
-@dataclass(frozen=True, kw_only=True)
-class Row:
+class Row(NamedTuple):
     time: str
     environment: str
     run_id: str
@@ -47,93 +64,100 @@ class Row:
     resource: str
     action: str
     outcome: str
-    commit: str = ""
-    author: str = ""
-    actor: str = ""
-    http: int | None = None
-    duration_s: float | None = None
-    audit_ids: tuple[str, ...] = ()
-    message: str = ""
-    detail: Mapping[str, Any] = field(default_factory=dict)
-    run: Run | None = field(default=None, repr=False, compare=False)
+    commit: str
+    author: str
+    actor: str
+    http: int | None
+    duration_s: float | None
+    audit_ids: tuple[str, ...]
+    message: str
+    owner: str
+    n: int
+    detail_json: str
+    run: Run | None
 
     @property
     def unexplained(self) -> bool:
         return self.kind == "disappearance" and self.outcome == "unexplained"
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.detail_json) if self.detail_json else {}
+        if self.kind == "outcome":
+            value["n"] = self.n
+            planned = self.run.actions.get(str(self.n), {}) if self.run else {}
+            value.update({k: planned[k] for k in ("reason", "changedPaths") if planned.get(k)})
+        return value
 
     def to_json(self) -> dict[str, Any]:
         out = {"time": self.time, "environment": self.environment, "runId": self.run_id, "entryId": self.entry_id,
                "kind": self.kind, "resource": self.resource, "action": self.action, "outcome": self.outcome,
                "commit": self.commit, "author": self.author, "actor": self.actor, "http": self.http,
                "durationS": self.duration_s, "auditIDs": list(self.audit_ids), "message": self.message,
-               "detail": dict(self.detail)}
+               "detail": self.detail}
         return {k: v for k, v in out.items() if v not in (None, "", [], {})}
 
 
-def _author(source: Mapping[str, Any]) -> str:
-    author = source.get("author") or {}
-    return str(author.get("email") or author.get("name") or "")
+Fields = Sequence[str]
 
 
-def rows(entries: Iterable[Entry], environment: str = "") -> list[Row]:
+def rows_from_index(items: Iterable[Fields], environment: str = "",
+                    load: Callable[[Fields], Mapping[str, Any]] | None = None, *,
+                    resource: str | None = None, since: datetime | None = None) -> list[Row]:
+    """Rows from index fields (recordindex.summarize), outcomes joined to their intent.
+    `load(fields)` reads an intent's whole predicate for reports. `resource` and `since`
+    filter before rows are built (the same rules as `select`), which is most of the cost."""
+    from gitops_ray import recordindex as ix
+
+    want = resource.strip("/").lower() if resource else None
+    after = since.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if since else None
+    row_at, id_at, run_at, time_at, intent_at = ix.ROW, ix.ID, ix.RUN, ix.TIME, ix.INTENT
+    resource_at, owner_at, commit_at = ix.RESOURCE, ix.OWNER, ix.COMMIT
     runs: dict[str, Run] = {}
     out: list[Row] = []
-    for entry in entries:
-        kind, pred = entry.kind, entry.predicate
+    append = out.append
+    for f in items:
+        kind = f[row_at]
+        if not kind:
+            continue
         if kind == "intent":
-            source = pred.get("source") or {}
-            runs[entry.id] = Run(
-                environment=str(pred.get("environment") or environment), run_id=entry.run_id, intent_id=entry.id,
-                time=entry.time, commit=str((source.get("commit") or {}).get("gitCommit", "")), source=source,
-                actor=pred.get("actor") or {}, target=pred.get("target") or {},
-                actions={int(a.get("n", -1)): a for a in pred.get("actions") or ()})
-        elif kind == "outcome":
-            run = runs.get(str(entry.meta.get("intentId", "")))
-            action, result = pred.get("action") or {}, pred.get("result") or {}
-            planned = run.actions.get(int(action.get("n", -1)), {}) if run else {}
-            outcome = str(result.get("outcome", ""))
-            if entry.meta.get("recovery"):
-                outcome = f"recovered: {result.get('state', '')}"
-            out.append(Row(
-                time=entry.time, environment=run.environment if run else environment, run_id=entry.run_id,
-                entry_id=entry.id, kind="outcome", resource=str(action.get("ref", "")), action=str(action.get("op")),
-                outcome=outcome, commit=run.commit if run else "", author=_author(run.source) if run else "",
-                actor=str(run.actor.get("id", "")) if run else "", http=result.get("http"),
-                duration_s=result.get("durationS"), audit_ids=tuple(result.get("auditIDs") or ()),
-                message=str(result.get("message") or result.get("error") or ""),
-                detail={"n": action.get("n"), "reason": planned.get("reason"),
-                        "changedPaths": planned.get("changedPaths"),
-                        "uidBefore": result.get("uidBefore"), "uidAfter": result.get("uidAfter"),
-                        "strategy": action.get("strategy")},
-                run=run))
-        elif kind == "observation":
-            obs = pred.get("observation") or {}
-            if obs.get("type") in ROW_OBSERVATIONS:
-                out.append(_observation_row(entry, obs, environment))
+            runs[f[id_at]] = Run(environment=ix.unescape(f[resource_at]) or environment, run_id=f[run_at],
+                                 intent_id=f[id_at], time=f[time_at], commit=f[commit_at],
+                                 author=ix.unescape(f[ix.ACTION]), actor=ix.unescape(f[ix.OUTCOME]),
+                                 actions_json=f[ix.DETAIL], loader=_loader(f, load))
+            continue
+        if want is not None and f[resource_at].lower() != want and f[owner_at].lower() != want:
+            continue
+        if after is not None and f[time_at] < after:
+            continue
+        run = runs.get(f[intent_at]) if kind == "outcome" else None
+        http, duration, audit, n = f[ix.HTTP], f[ix.DURATION], f[ix.AUDIT_IDS], f[ix.N]
+        append(Row(
+            f[time_at], run.environment if run else environment, f[run_at], f[id_at], kind, f[resource_at],
+            f[ix.ACTION], f[ix.OUTCOME], run.commit if run else f[commit_at], run.author if run else "",
+            run.actor if run else "", int(http) if http else None, float(duration) if duration else None,
+            tuple(audit.split(",")) if audit else (), ix.unescape(f[ix.MESSAGE]), f[owner_at],
+            int(n) if n else -1, f[ix.DETAIL], run))
     return out
 
 
-def _observation_row(entry: Entry, obs: Mapping[str, Any], environment: str) -> Row:
-    kind = str(obs.get("type"))
-    base: dict[str, Any] = {"time": entry.time, "environment": environment, "run_id": entry.run_id,
-                            "entry_id": entry.id, "kind": kind, "resource": str(obs.get("ref", ""))}
-    if kind == "disappearance":
-        why = obs.get("authorizedBy") or {}
-        text = ", ".join(f"{k} {v}" for k, v in why.items() if k in ("runId", "rule", "owner", "via"))
-        return Row(**base, action="vanished", outcome=str(obs.get("cause")), commit=str(why.get("commit", "")),
-                   message=text, detail={"uid": obs.get("uid"), "authorizedBy": why})
-    if kind == "final-status":
-        status = obs.get("status") or {}
-        state = "/".join(str(s) for s in (status.get("jobDeploymentStatus") or status.get("state"),
-                                          status.get("jobStatus")) if s)
-        return Row(**base, action="final-status", outcome=state, commit=str(obs.get("commit", "")),
-                   message=str(status.get("message") or ""),
-                   detail={"uid": obs.get("uid"), "status": status, "when": obs.get("when"), "facts": obs.get("facts"),
-                           "specDigest": obs.get("specDigest")})
-    if kind == "drift":
-        return Row(**base, action="drift", outcome=f"would {obs.get('would')}", message=str(obs.get("reason", "")),
-                   detail={"changedPaths": obs.get("changedPaths")})
-    return Row(**base, action="health", outcome=str(obs.get("outcome", "")), message=str(obs.get("message", "")))
+def _loader(fields: Fields, load: Callable[[Fields], Mapping[str, Any]] | None) -> Callable[[], Mapping[str, Any]]:
+    if load is None:
+        return dict
+    return lambda: load(fields)
+
+
+def rows(entries: Iterable[Entry], environment: str = "") -> list[Row]:
+    """Rows straight from record entries (no index)."""
+    from gitops_ray import recordindex as ix
+
+    full: dict[str, Mapping[str, Any]] = {}
+    items = []
+    for entry in entries:
+        if entry.kind == "intent":
+            full[entry.id] = entry.predicate
+        items.append(ix.summarize(entry))
+    return rows_from_index(items, environment, load=lambda f: full.get(f[ix.ID], {}))
 
 
 # --------------------------------------------------------------------------- filters
@@ -165,12 +189,9 @@ def _time(row: Row) -> datetime:
 
 def matches_resource(row: Row, resource: str) -> bool:
     """KIND/NS/NAME (kind case-insensitive); also rows about objects it owned (its cluster's
-    disappearance or final status)."""
+    disappearance)."""
     want = resource.strip("/").lower()
-    if row.resource.lower() == want:
-        return True
-    owner = str(((row.detail.get("authorizedBy") or {}) if isinstance(row.detail, Mapping) else {}).get("owner", ""))
-    return owner.lower() == want
+    return row.resource.lower() == want or row.owner.lower() == want
 
 
 def select(all_rows: Sequence[Row], *, commit: str | None = None, resource: str | None = None,
@@ -197,21 +218,21 @@ def _short_time(text: str) -> str:
 def render_text(selected: Sequence[Row]) -> str:
     if not selected:
         return "no recorded actions match"
-    header = ("TIME", "ENV", "COMMIT", "ACTOR", "RESOURCE", "ACTION", "OUTCOME", "DETAIL")
-    table = [header]
-    for row in selected:
-        detail = row.message
-        if row.http:
-            detail = f"{row.http} {detail}".strip()
-        outcome = f"! {row.outcome}" if row.unexplained else row.outcome
-        table.append((_short_time(row.time), row.environment, row.commit[:12], row.actor, row.resource, row.action,
-                      outcome, detail[:100]))
-    widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1] for r in table]
+    header = ("TIME", "ENV", "COMMIT", "ACTOR", "RESOURCE", "ACTION", "OUTCOME")
+    columns = [
+        [_short_time(r.time) for r in selected], [r.environment for r in selected], [r.commit[:12] for r in selected],
+        [r.actor for r in selected], [r.resource for r in selected], [r.action for r in selected],
+        [f"! {r.outcome}" if r.unexplained else r.outcome for r in selected],
+    ]
+    details = [(f"{r.http} {r.message}" if r.http else r.message).strip()[:100] for r in selected]
+    widths = [max(len(h), *map(len, col)) for h, col in zip(header, columns, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
+    lines = [fmt.format(*header, "DETAIL").rstrip()]
+    lines += [fmt.format(*cells).rstrip() for cells in zip(*columns, details, strict=True)]
     unexplained = sum(r.unexplained for r in selected)
     if unexplained:
         lines.append(f"\n! {unexplained} unexplained disappearance(s): deleted outside gitops-ray and Ray's rules")
-    return "\n".join(line.rstrip() for line in lines)
+    return "\n".join(lines)
 
 
 def render_json(selected: Sequence[Row]) -> dict[str, Any]:

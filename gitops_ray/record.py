@@ -330,11 +330,14 @@ class RecordStore:
                 statement = {"_type": STATEMENT_TYPE, "subject": draft.subjects, "predicateType": PREDICATE_TYPE,
                              "predicate": {**draft.predicate, "entry": meta}}
                 raw = canonical_json(statement)
-                written.append(Entry(0, size + len(out), raw, json.loads(raw)))  # line 0: not counted
+                written.append(Entry(0, size + len(out), raw, statement))  # line 0: not counted
                 out += raw + b"\n"
                 prev = sha256_hex(raw)
             _write_all(fd, bytes(out))
             os.fsync(fd)
+            from gitops_ray import recordindex
+
+            recordindex.extend(self, written, size)
         except OSError as err:
             raise RecordError(f"{self.path}: cannot append to the record: {err.strerror}") from None
         finally:

@@ -31,7 +31,9 @@ def _signature(sig: Mapping[str, Any]) -> str:
 
 
 def _people(run: Run) -> list[tuple[str, str]]:
-    src, change = run.source, run.source.get("change") or {}
+    full = run.full()
+    src = full.get("source") or {}
+    change = src.get("change") or {}
     author, committer = src.get("author") or {}, src.get("committer") or {}
     rows = [
         ("Requested by (author)", f"{author.get('name', '')} <{author.get('email', '')}>, {author.get('at', '')}"),
@@ -50,14 +52,15 @@ def _people(run: Run) -> list[tuple[str, str]]:
     rows.append(("Reason", f"{change.get('reason', '')} ({change.get('reasonFrom', '')})"))
     if change.get("ticket"):
         rows.append(("Ticket", str(change["ticket"])))
-    actor, ci = run.actor, run.actor.get("ci") or {}
+    actor = full.get("actor") or {}
+    ci = actor.get("ci") or {}
     applied = str(actor.get("id", ""))
     if ci.get("url"):
         applied += f" ({ci['url']})"
     if actor.get("kubeUser"):
         applied += f"; Kubernetes user {actor['kubeUser']}"
     rows.append(("Applied by", applied))
-    target = run.target
+    target = full.get("target") or {}
     version = f"KubeRay {target['kuberayOperatorVersion']}" if target.get("kuberayOperatorVersion") else ""
     rows.append(("Target", ", ".join(p for p in (str(target.get("server", "")), str(target.get("context", "")),
                                                   version) if p)))
@@ -66,8 +69,10 @@ def _people(run: Run) -> list[tuple[str, str]]:
 
 def duties(run: Run) -> list[str]:
     """Segregation-of-duties observations (requester, approver, deployer), as facts."""
-    change = run.source.get("change") or {}
-    author = run.source.get("author") or {}
+    full = run.full()
+    source, actor = full.get("source") or {}, full.get("actor") or {}
+    change = source.get("change") or {}
+    author = source.get("author") or {}
     names = {str(author.get("name", "")).lower(), str(author.get("email", "")).lower()} - {""}
     approvers = [str(a.get("id", "")) for a in change.get("approvers") or ()]
     notes = []
@@ -75,7 +80,7 @@ def duties(run: Run) -> list[str]:
         notes.append("no approval is recorded for this change")
     elif all(any(n in a.lower() for n in names) for a in approvers):
         notes.append("the only approver is the author")
-    deployer = str((run.actor.get("ci") or {}).get("actor") or (run.actor.get("os") or {}).get("user", "")).lower()
+    deployer = str((actor.get("ci") or {}).get("actor") or (actor.get("os") or {}).get("user", "")).lower()
     if deployer and any(deployer == n or deployer == n.split("@")[0] for n in names):
         notes.append("the author applied the change")
     if change.get("emergency"):
@@ -129,8 +134,9 @@ def _run_section(run: Run, mine: Sequence[Row]) -> list[str]:
         lines.append(f"| {_md(row.resource)} | {row.action} | {_md(row.outcome)} | {row.http or ''} | "
                      f"{_md(paths[:200])} | {', '.join(row.audit_ids)} |")
     facts_lines: list[str] = []
+    planned = run.full_actions()
     for row in mine:
-        facts_lines += _facts_block(row.resource, run.actions.get(int(row.detail.get("n", -1)), {}))
+        facts_lines += _facts_block(row.resource, planned.get(int(row.detail.get("n", -1)), {}))
     if facts_lines:
         lines += ["", "### Governance facts", "", *facts_lines]
     return lines

@@ -188,3 +188,37 @@ def test_verify_cli_names_the_first_bad_entry(world):
 def test_verify_cli_without_a_record_fails(tmp_path):
     out = run_cli(audit_cli, "verify", "--record-dir", str(tmp_path))
     assert out.exit_code == 1 and "no record found" in out.output
+
+
+def test_history_index_is_derived_and_rebuilt_when_it_does_not_match_the_log(world):
+    from gitops_ray import recordindex
+
+    job_lifecycle(world)
+    index = recordindex.index_path(world.store.path)
+    assert index.exists()  # kept current by the writer
+    direct = [r.to_json() for r in history.rows(world.store.entries(), "dev")]
+    via_index = [r.to_json() for r in history.rows_from_index(recordindex.load(world.store), "dev",
+                                                              load=recordindex.reader(world.store))]
+    assert via_index == direct
+
+    index.unlink()
+    assert [r.to_json() for r in history.rows_from_index(recordindex.load(world.store), "dev")] == direct
+    assert index.exists()
+
+    with world.store.path.open("ab") as fh:
+        fh.write(b'{"torn')  # a crash mid-append: the writer's next append cannot extend the index
+    world.run(NS, CM.replace("'1'", "'3'"))
+    loaded = recordindex.load(world.store)
+    assert [int(i[recordindex.SEQ]) for i in loaded] == [e.seq for e in world.store.entries()]
+
+    lines = world.store.path.read_bytes().split(b"\n")
+    world.store.path.write_bytes(b"\n".join(lines[:5]) + b"\n")  # truncated behind the index's back
+    assert [int(i[recordindex.SEQ]) for i in recordindex.load(world.store)] == [1, 2, 3, 4, 5]
+
+
+def test_markdown_report_reads_full_intents_through_the_index(world):
+    job_lifecycle(world)
+    out = run_cli(history_cli, "--env", "dev", "--record-dir", str(world.store.path.parent), "--commit", "aaaa",
+                  "-o", "markdown")
+    assert "- **Images:** rayproject/ray:2.46.0, rayproject/ray:2.46.0-gpu" in out.output
+    assert "| Committer | Carl Committer <carl@example.com> |" in out.output
