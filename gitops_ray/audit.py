@@ -31,9 +31,6 @@ decoded) are removed everywhere, container env values from free text.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -46,13 +43,13 @@ from gitops_ray.changes import Action, ApplyResult, Change, ChangeResult, Outcom
 from gitops_ray.environment import Environment
 from gitops_ray.errors import GitopsRayError
 from gitops_ray.record import Draft, Entry, EntryKind, RecordStore, audit_id, now_iso, object_digest, subject
+from gitops_ray.redact import Redactor, bounded
 from gitops_ray.refs import ObjectRef
 
 DEFAULT_RECORD_DIR = ".gitops-ray/records"
-HIDDEN = "(hidden)"
-MAX_VALUE_BYTES = 16_384
 
-__all__ = ["DEFAULT_RECORD_DIR", "RunRecorder", "audit_id", "default_anchors", "open_store", "record_path"]
+__all__ = ["DEFAULT_RECORD_DIR", "RunRecorder", "audit_id", "completed_job", "default_anchors", "open_store",
+           "record_path", "unfinished_intents"]
 
 
 def record_path(environment: Environment | str, record_dir: str | Path | None = None, *,
@@ -70,6 +67,16 @@ def record_path(environment: Environment | str, record_dir: str | Path | None = 
 def open_store(environment: Environment | str, record_dir: str | Path | None = None) -> RecordStore:
     name = environment if isinstance(environment, str) else environment.name
     return RecordStore(record_path(environment, record_dir), environment=name)
+
+
+def unfinished_intents(store: RecordStore) -> list[evidence.UnfinishedIntent]:
+    """Runs that died mid-way (an intent without all its outcomes and without a checkpoint)."""
+    return evidence.unfinished_intents(evidence.RecordIndex.build(store.entries()))
+
+
+def completed_job(store: RecordStore, ref: ObjectRef, spec_digest: str) -> evidence.FinishedJob | None:
+    """The recorded terminal status of this RayJob for this spec digest (plan.spec_digest)."""
+    return evidence.completed_job(evidence.RecordIndex.build(store.entries()), ref, spec_digest)
 
 
 class RepositoryNotes:
@@ -122,82 +129,6 @@ def default_anchors(environment: Environment, *, cluster: ConfigMapClient | None
     if repository is not None and commit and environment.record.anchor_git_note:
         found.append(GitNoteAnchor(notes=RepositoryNotes(repository), commit=commit, environment=environment.name))
     return found
-
-
-# --------------------------------------------------------------------------- redaction
-
-
-class Redactor:
-    """Removes known secret values from what is recorded (defence in depth: diffs arrive masked)."""
-
-    def __init__(self) -> None:
-        self.secrets: set[str] = set()  # removed everywhere
-        self.env_values: set[str] = set()  # removed from free text (messages, diffs)
-
-    def learn(self, body: Mapping[str, Any] | None) -> None:
-        if not body:
-            return
-        if body.get("kind") == "Secret":
-            for value in (body.get("data") or {}).values():
-                self._secret(str(value))
-                with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError):
-                    self._secret(base64.b64decode(str(value), validate=True).decode())
-            for value in (body.get("stringData") or {}).values():
-                self._secret(str(value))
-        for key, value, parent in _walk(body):
-            if key == "env" and isinstance(value, list):
-                self.env_values.update(str(e["value"]) for e in value
-                                       if isinstance(e, Mapping) and len(str(e.get("value") or "")) >= 8)
-            elif key == "redisPassword" and isinstance(value, Mapping) and value.get("value"):
-                self._secret(str(value["value"]))
-            elif key == "redis-password" and isinstance(value, str):
-                self._secret(value)
-            del parent
-
-    def _secret(self, value: str) -> None:
-        if len(value) >= 4:
-            self.secrets.add(value)
-
-    def scrub(self, value: Any, *, free_text: bool = False) -> Any:
-        words = self.secrets | self.env_values if free_text else self.secrets
-        if not words:
-            return value
-        return _replace(value, sorted(words, key=len, reverse=True))
-
-
-def _walk(value: Any) -> Any:
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Mapping):
-            for key, child in node.items():
-                yield str(key), child, node
-                stack.append(child)
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
-def _replace(value: Any, words: Sequence[str]) -> Any:
-    if isinstance(value, str):
-        for word in words:
-            if word in value:
-                value = value.replace(word, HIDDEN)
-        return value
-    if isinstance(value, Mapping):
-        return {k: _replace(v, words) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_replace(v, words) for v in value]
-    return value
-
-
-def _bounded(value: Any) -> Any:
-    """Large diff values are kept as a digest, so one huge object cannot bloat the log."""
-    from gitops_ray.record import canonical_json, sha256_hex
-
-    raw = canonical_json(value)
-    if len(raw) <= MAX_VALUE_BYTES:
-        return value
-    return {"sha256": sha256_hex(raw), "bytes": len(raw), "truncated": True}
 
 
 # --------------------------------------------------------------------------- the recorder
@@ -363,7 +294,7 @@ class RunRecorder:
     # ------------------------------------------------------------------ apply.Recorder
 
     def _diff(self, change: Change) -> list[dict[str, Any]]:
-        return [_bounded(self.redactor.scrub(d.to_json(), free_text=True)) for d in change.diff[:500]]
+        return [bounded(self.redactor.scrub(d.to_json(), free_text=True)) for d in change.diff[:500]]
 
     def intent(self, plan: Plan, run_id: str) -> str:
         with self._lock:
@@ -438,7 +369,7 @@ class RunRecorder:
                                   [_subject(change, after or change.desired or change.live)],
                                   intentId=self.intent_id)])
 
-    def finish(self, result: ApplyResult | None = None) -> Checkpoint | None:
+    def finish(self, result: ApplyResult | None = None) -> None:
         if result is not None and self.intent_id:
             for res in result.results:
                 n = self._numbers.get(res.change.ref)
@@ -451,7 +382,7 @@ class RunRecorder:
                     self._append([self._draft(EntryKind.OBSERVATION, {"observation": {
                         "type": "health", "ref": str(res.change.ref), "n": n, "outcome": res.outcome.value,
                         "message": self.redactor.scrub(res.message, free_text=True)}}, [_subject(res.change, None)])])
-        return self.close(result)
+        self.close(result)
 
     def close(self, result: ApplyResult | None = None) -> Checkpoint | None:
         """Checkpoint and anchors, if this run wrote anything since its last checkpoint."""

@@ -15,11 +15,8 @@ each fact and the field it comes from. The pod-level half of the table
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
-
-import yaml
 
 from gitops_ray.changes import Impact
 from gitops_ray.podfacts import (
@@ -27,7 +24,6 @@ from gitops_ray.podfacts import (
     METRICS_PORT,
     QUEUE_LABELS,
     _ray_container,
-    _without_credentials,
     accelerators,
     cluster_spec,
     images,
@@ -35,7 +31,9 @@ from gitops_ray.podfacts import (
     job_spec,
     pod_groups,
     references,
+    remote_code,
     resources,
+    runtime_env,
     service_accounts,
     storage,
     volumes,
@@ -49,10 +47,6 @@ _DELETION_EFFECT = {
     "DeleteWorkers": "suspends the worker groups (their pods are deleted)",
     "DeleteNone": "deletes nothing",
 }
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -196,99 +190,6 @@ def cleanup_effects(body: Mapping[str, Any]) -> list[str]:
     if body.get("kind") == "RayCronJob" and lines:
         lines = [f"every scheduled run: {line}" for line in lines]
     return lines
-
-
-# --------------------------------------------------------------------------- runtime env
-
-
-def _split_packages(value: Any) -> tuple[list[str], list[str]]:
-    """(remote URIs, package specs) from a pip/uv/conda value."""
-    items = value.get("packages") or value.get("dependencies") or [] if isinstance(value, Mapping) else value
-    if isinstance(items, str):
-        items = [items]
-    uris: list[str] = []
-    packages: list[str] = []
-    for item in items if isinstance(items, list) else ():
-        text = str(item)
-        (uris if "://" in text or text.startswith("git+") else packages).append(_without_credentials(text))
-    return uris, packages
-
-
-def _runtime_env_facts(env: Any) -> dict[str, Any]:
-    if not isinstance(env, Mapping):
-        return {}
-    uris: list[str] = []
-    packages: list[str] = []
-    working_dir = env.get("working_dir")
-    if isinstance(working_dir, str):
-        (uris if "://" in working_dir else packages).append(_without_credentials(working_dir))
-    for module in env.get("py_modules") or ():
-        if "://" in str(module):
-            uris.append(_without_credentials(str(module)))
-    for key in ("pip", "uv", "conda"):
-        if key in env:
-            more_uris, more_packages = _split_packages(env[key])
-            uris += more_uris
-            packages += [f"{key}:{p}" for p in more_packages]
-    for key in ("image_uri", "container"):
-        if env.get(key):
-            image = env[key] if isinstance(env[key], str) else (env[key] or {}).get("image")
-            uris.append(f"image:{image}")
-    out: dict[str, Any] = {"keys": sorted(str(k) for k in env)}
-    if uris:
-        out["remoteURIs"] = uris
-    if packages:
-        out["packages"] = packages
-    if isinstance(env.get("env_vars"), Mapping):
-        out["envVarNames"] = sorted(str(k) for k in env["env_vars"])
-    return out
-
-
-def _load_yaml(text: Any) -> tuple[Any, bool]:
-    try:
-        return yaml.safe_load(str(text)), True
-    except yaml.YAMLError:
-        return None, False
-
-
-def runtime_env(body: Mapping[str, Any]) -> dict[str, Any]:
-    """runtimeEnvYAML (RayJob) and serveConfigV2 runtime_env (RayService): digest, remote URIs
-    (working_dir, py_modules, pip/uv URLs, images), packages, env var names (never values)."""
-    out: dict[str, Any] = {}
-    kind = body.get("kind")
-    if kind in ("RayJob", "RayCronJob"):
-        job = job_spec(body)
-        if job.get("entrypoint"):
-            out["entrypointSha256"] = _sha(str(job["entrypoint"]))
-        if job.get("runtimeEnvYAML"):
-            parsed, ok = _load_yaml(job["runtimeEnvYAML"])
-            out["runtimeEnvYAML"] = {"sha256": _sha(str(job["runtimeEnvYAML"])), **_runtime_env_facts(parsed)}
-            if not ok:
-                out["runtimeEnvYAML"]["parseError"] = True
-    if kind == "RayService":
-        text = (body.get("spec") or {}).get("serveConfigV2")
-        if text:
-            parsed, ok = _load_yaml(text)
-            apps = (parsed or {}).get("applications") or [] if isinstance(parsed, Mapping) else []
-            serve: dict[str, Any] = {"sha256": _sha(str(text)), "applications": []}
-            for app in apps:
-                if isinstance(app, Mapping):
-                    serve["applications"].append({"name": app.get("name"), "importPath": app.get("import_path"),
-                                                  "routePrefix": app.get("route_prefix"),
-                                                  **_runtime_env_facts(app.get("runtime_env"))})
-            if not ok:
-                serve["parseError"] = True
-            out["serveConfigV2"] = serve
-    return out
-
-
-def remote_code(body: Mapping[str, Any]) -> list[str]:
-    env = runtime_env(body)
-    found = list((env.get("runtimeEnvYAML") or {}).get("remoteURIs") or ())
-    found += list((env.get("runtimeEnvYAML") or {}).get("packages") or ())
-    for app in (env.get("serveConfigV2") or {}).get("applications") or ():
-        found += [*(app.get("remoteURIs") or ()), *(app.get("packages") or ())]
-    return list(dict.fromkeys(found))
 
 
 # --------------------------------------------------------------------------- the rest of the table

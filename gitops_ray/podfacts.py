@@ -1,5 +1,6 @@
-"""Facts about the pods a Ray object makes: groups, images, accelerators, resources,
-service accounts, referenced Secrets/ConfigMaps, volumes and storage.
+"""Facts about what a Ray object runs: pod groups, images, accelerators, resources,
+service accounts, referenced Secrets/ConfigMaps, volumes, storage, and the
+runtime environment's remote code.
 
 The first half of facts.py's table (split by subject: what runs where, versus
 how it is exposed, queued and cleaned up). Pure functions over a manifest body;
@@ -8,11 +9,14 @@ Secret data and env values are never read, and URLs lose their credentials.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+import yaml
 
 from gitops_ray.diff import parse_quantity
 
@@ -288,3 +292,100 @@ def storage(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def _without_credentials(url: str) -> str:
     return re.sub(r"(?<=://)[^/@]*@", "", url)
+
+
+# --------------------------------------------------------------------------- runtime env
+
+
+def _split_packages(value: Any) -> tuple[list[str], list[str]]:
+    """(remote URIs, package specs) from a pip/uv/conda value."""
+    items = value.get("packages") or value.get("dependencies") or [] if isinstance(value, Mapping) else value
+    if isinstance(items, str):
+        items = [items]
+    uris: list[str] = []
+    packages: list[str] = []
+    for item in items if isinstance(items, list) else ():
+        text = str(item)
+        (uris if "://" in text or text.startswith("git+") else packages).append(_without_credentials(text))
+    return uris, packages
+
+
+def _runtime_env_facts(env: Any) -> dict[str, Any]:
+    if not isinstance(env, Mapping):
+        return {}
+    uris: list[str] = []
+    packages: list[str] = []
+    working_dir = env.get("working_dir")
+    if isinstance(working_dir, str):
+        (uris if "://" in working_dir else packages).append(_without_credentials(working_dir))
+    for module in env.get("py_modules") or ():
+        if "://" in str(module):
+            uris.append(_without_credentials(str(module)))
+    for key in ("pip", "uv", "conda"):
+        if key in env:
+            more_uris, more_packages = _split_packages(env[key])
+            uris += more_uris
+            packages += [f"{key}:{p}" for p in more_packages]
+    for key in ("image_uri", "container"):
+        if env.get(key):
+            image = env[key] if isinstance(env[key], str) else (env[key] or {}).get("image")
+            uris.append(f"image:{image}")
+    out: dict[str, Any] = {"keys": sorted(str(k) for k in env)}
+    if uris:
+        out["remoteURIs"] = uris
+    if packages:
+        out["packages"] = packages
+    if isinstance(env.get("env_vars"), Mapping):
+        out["envVarNames"] = sorted(str(k) for k in env["env_vars"])
+    return out
+
+
+def _load_yaml(text: Any) -> tuple[Any, bool]:
+    try:
+        return yaml.safe_load(str(text)), True
+    except yaml.YAMLError:
+        return None, False
+
+
+def runtime_env(body: Mapping[str, Any]) -> dict[str, Any]:
+    """runtimeEnvYAML (RayJob) and serveConfigV2 runtime_env (RayService): digest, remote URIs
+    (working_dir, py_modules, pip/uv URLs, images), packages, env var names (never values)."""
+    out: dict[str, Any] = {}
+    kind = body.get("kind")
+    if kind in ("RayJob", "RayCronJob"):
+        job = job_spec(body)
+        if job.get("entrypoint"):
+            out["entrypointSha256"] = _sha256(str(job["entrypoint"]))
+        if job.get("runtimeEnvYAML"):
+            parsed, ok = _load_yaml(job["runtimeEnvYAML"])
+            out["runtimeEnvYAML"] = {"sha256": _sha256(str(job["runtimeEnvYAML"])), **_runtime_env_facts(parsed)}
+            if not ok:
+                out["runtimeEnvYAML"]["parseError"] = True
+    if kind == "RayService":
+        text = (body.get("spec") or {}).get("serveConfigV2")
+        if text:
+            parsed, ok = _load_yaml(text)
+            apps = (parsed or {}).get("applications") or [] if isinstance(parsed, Mapping) else []
+            serve: dict[str, Any] = {"sha256": _sha256(str(text)), "applications": []}
+            for app in apps:
+                if isinstance(app, Mapping):
+                    serve["applications"].append({"name": app.get("name"), "importPath": app.get("import_path"),
+                                                  "routePrefix": app.get("route_prefix"),
+                                                  **_runtime_env_facts(app.get("runtime_env"))})
+            if not ok:
+                serve["parseError"] = True
+            out["serveConfigV2"] = serve
+    return out
+
+
+def remote_code(body: Mapping[str, Any]) -> list[str]:
+    env = runtime_env(body)
+    found = list((env.get("runtimeEnvYAML") or {}).get("remoteURIs") or ())
+    found += list((env.get("runtimeEnvYAML") or {}).get("packages") or ())
+    for app in (env.get("serveConfigV2") or {}).get("applications") or ():
+        found += [*(app.get("remoteURIs") or ()), *(app.get("packages") or ())]
+    return list(dict.fromkeys(found))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -160,8 +160,13 @@ def _covered_end(path: Path) -> int | None:
     try:
         with path.open("rb") as fh:
             size = fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, size - (1 << 16)))
-            tail = fh.read()
+            chunk = 4096
+            while True:
+                fh.seek(max(0, size - chunk))
+                tail = fh.read()
+                if tail.count(b"\n") >= 2 or chunk >= size:
+                    break
+                chunk *= 4
     except OSError:
         return None
     if not tail.endswith(b"\n"):

@@ -148,6 +148,10 @@ def test_two_processes_appending_1000_each_never_interleave_or_lose(tmp_path):
         mine = [e.predicate["observation"]["n"] for e in entries if e.run_id == f"worker-{worker}"]
         assert mine == list(range(1000))  # each writer's entries in its own order, none lost
     assert len({e.id for e in entries}) == 2000
+    from gitops_ray import recordindex
+
+    indexed = recordindex.load(RecordStore(path, environment="dev"))  # the derived index kept up too
+    assert [int(i[recordindex.SEQ]) for i in indexed] == list(range(1, 2001))
 
 
 def test_threads_appending_concurrently_are_serialised(tmp_path):

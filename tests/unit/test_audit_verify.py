@@ -235,3 +235,16 @@ def test_a_run_killed_between_writes_is_recovered_by_the_next_run(tmp_path):
     assert evidence.unfinished_intents(recorder.index) == []
     assert recorder.recover(lambda ref: None) == []  # recovered once
     assert anchors.verify_chain(world.store.scan(), "dev").ok
+
+
+def test_store_level_helpers_for_the_engine(tmp_path):
+    world = World(tmp_path / "records")
+    world.run(NS, CM)
+    assert audit.unfinished_intents(world.store) == []
+    recorder = world.recorder()
+    recorder.intent(world.plan(NS, CM.replace("'1'", "'9'")), "run-open")
+    [open_run] = audit.unfinished_intents(world.store)
+    assert open_run.run_id == "run-open" and [a["op"] for a in open_run.missing] == ["update"]
+    from gitops_ray.refs import ObjectRef
+
+    assert audit.completed_job(world.store, ObjectRef("ray.io", "RayJob", "ray-dev", "job"), "sha256:x") is None

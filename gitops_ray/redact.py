@@ -1,0 +1,93 @@
+"""Redaction: known secret values never reach the record, whatever path they take.
+
+Defence in depth: diffs arrive masked (diff.py) and facts never read values
+(facts.py), but an API error message can quote a rejected value, and a RayJob's
+status message can echo its environment. The recorder learns the values from
+the plan's objects and scrubs every string it writes: Secret values (as given
+and base64-decoded) and GCS Redis passwords everywhere, container env values
+(long enough not to collide with ordinary words) in free text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from gitops_ray.record import canonical_json, sha256_hex
+
+HIDDEN = "(hidden)"
+MAX_VALUE_BYTES = 16_384
+
+
+class Redactor:
+    """Removes known secret values from what is recorded (defence in depth: diffs arrive masked)."""
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = set()  # removed everywhere
+        self.env_values: set[str] = set()  # removed from free text (messages, diffs)
+
+    def learn(self, body: Mapping[str, Any] | None) -> None:
+        if not body:
+            return
+        if body.get("kind") == "Secret":
+            for value in (body.get("data") or {}).values():
+                self._secret(str(value))
+                with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError):
+                    self._secret(base64.b64decode(str(value), validate=True).decode())
+            for value in (body.get("stringData") or {}).values():
+                self._secret(str(value))
+        for key, value, parent in _walk(body):
+            if key == "env" and isinstance(value, list):
+                self.env_values.update(str(e["value"]) for e in value
+                                       if isinstance(e, Mapping) and len(str(e.get("value") or "")) >= 8)
+            elif key == "redisPassword" and isinstance(value, Mapping) and value.get("value"):
+                self._secret(str(value["value"]))
+            elif key == "redis-password" and isinstance(value, str):
+                self._secret(value)
+            del parent
+
+    def _secret(self, value: str) -> None:
+        if len(value) >= 4:
+            self.secrets.add(value)
+
+    def scrub(self, value: Any, *, free_text: bool = False) -> Any:
+        words = self.secrets | self.env_values if free_text else self.secrets
+        if not words:
+            return value
+        return _replace(value, sorted(words, key=len, reverse=True))
+
+
+def _walk(value: Any) -> Iterator[tuple[str, Any, Any]]:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            for key, child in node.items():
+                yield str(key), child, node
+                stack.append(child)
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def _replace(value: Any, words: Sequence[str]) -> Any:
+    if isinstance(value, str):
+        for word in words:
+            if word in value:
+                value = value.replace(word, HIDDEN)
+        return value
+    if isinstance(value, Mapping):
+        return {k: _replace(v, words) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace(v, words) for v in value]
+    return value
+
+
+def bounded(value: Any) -> Any:
+    """Large diff values are kept as a digest, so one huge object cannot bloat the log."""
+    raw = canonical_json(value)
+    if len(raw) <= MAX_VALUE_BYTES:
+        return value
+    return {"sha256": sha256_hex(raw), "bytes": len(raw), "truncated": True}
