@@ -9,6 +9,7 @@ reads (KubeRay version, operator feature gates, the owner's annotations).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,7 @@ class Hit:
     severity: Severity = Severity.ERROR
 
 
+@functools.cache
 def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("."))
 

@@ -178,16 +178,9 @@ def _job(spec: dict[str, Any], at: Path, ctx: cluster.Context) -> Iterator[clust
 def _job_values(spec: dict[str, Any], at: Path, ctx: cluster.Context) -> Iterator[cluster.Hit]:
     runtime_env = spec.get("runtimeEnvYAML")
     if isinstance(runtime_env, str) and runtime_env.strip():
-        import yaml
-
-        try:
-            parsed = yaml.load(runtime_env, Loader=yaml.CSafeLoader)
-        except yaml.YAMLError as err:
-            parsed = err
-        if not isinstance(parsed, dict | None):
-            reason = f"invalid YAML ({str(parsed).splitlines()[0]})" if isinstance(parsed, yaml.YAMLError) else (
-                f"a YAML {type(parsed).__name__}, not a mapping")
-            yield cluster.Hit((*at, "runtimeEnvYAML"), "kuberay:runtime-env-yaml", f"runtimeEnvYAML is {reason}")
+        problem = _yaml_mapping_problem(runtime_env)
+        if problem:
+            yield cluster.Hit((*at, "runtimeEnvYAML"), "kuberay:runtime-env-yaml", f"runtimeEnvYAML is {problem}")
     for key, since in (("activeDeadlineSeconds", "1.0"), ("preRunningDeadlineSeconds", "1.6")):
         value = spec.get(key)
         if isinstance(value, int) and value <= 0 and ctx.since(since):
@@ -202,6 +195,20 @@ def _job_values(spec: dict[str, Any], at: Path, ctx: cluster.Context) -> Iterato
             yield cluster.Hit((*at, "metadata"), "kuberay:job-metadata",
                               f"job metadata needs Ray 2.6.0 or later (rayVersion is {ray_version}); "
                               "the submission would fail")
+
+
+def _yaml_mapping_problem(text: str) -> str | None:
+    """Why `text` is not a YAML mapping (the operator unmarshals it into a map), or None.
+    Composing is enough: it checks the syntax and the root's shape without building values."""
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError as err:
+        return f"invalid YAML ({str(err).splitlines()[0]})"
+    if node is None or isinstance(node, yaml.MappingNode):
+        return None
+    return "a YAML list, not a mapping" if isinstance(node, yaml.SequenceNode) else "a YAML scalar, not a mapping"
 
 
 def _deletion_policy(spec: dict[str, Any], at: Path, ctx: cluster.Context, *, shutdown: bool, selector: bool,

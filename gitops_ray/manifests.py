@@ -138,21 +138,27 @@ class StrictLoader(yaml.CSafeLoader):
         return mapping
 
 
-    _resolved: ClassVar[dict[tuple[str, tuple[bool, bool]], str]] = {}
+    _resolved: ClassVar[dict[str, str]] = {}
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
-        """PyYAML's implicit-tag resolution (a regex scan per scalar), memoised: keys and
-        common values repeat across documents, and this was a third of parse time."""
-        if kind is not yaml.ScalarNode or not isinstance(value, str):
+        """PyYAML's implicit-tag resolution (a regex scan per plain scalar), memoised: keys
+        and common values repeat across documents, and this was a third of parse time.
+        Quoted scalars are strings, as in Resolver.resolve when no path resolvers are set."""
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
             return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        key = (value, (bool(implicit[0]), bool(implicit[1])))
-        tag = self._resolved.get(key)
+        if not implicit[0]:
+            return _STR_TAG
+        tag = self._resolved.get(value)
         if tag is None:
             tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
             if len(self._resolved) < 65536:
-                self._resolved[key] = tag
+                self._resolved[value] = tag
         return tag
 
+
+_ALIAS_TOKEN = re.compile(r"(?:^|[\s\[{,])\*[^\s\[\]{},]", re.MULTILINE)
+"""Where a YAML alias (`*name`) could be: a superset (strings can match too), so a text
+without a match has no aliases and its documents share no nodes."""
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
@@ -273,7 +279,7 @@ def load_bytes(
 def load_text(path: str, text: str, *, default_namespace: str = "") -> LoadResult:
     result = LoadResult()
     source = SourceFile(path, text)
-    may_alias = "&" in text and "*" in text
+    may_alias = "&" in text and _ALIAS_TOKEN.search(text) is not None
     loader = StrictLoader(text)
     index = 0
     try:
@@ -283,13 +289,16 @@ def load_text(path: str, text: str, *, default_namespace: str = "") -> LoadResul
                 break
             doc_index = index
             index += 1
-            if may_alias and _expanded_size(node, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
+            start, end = node.start_mark.index, node.end_mark.index
+            shared = may_alias and text.find("&", start, end) != -1 and text.find("*", start, end) != -1 and (
+                _ALIAS_TOKEN.search(text, start, end) is not None)  # anchors never cross documents
+            if shared and _expanded_size(node, MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES:
                 result.findings.append(_finding(
                     path, node.start_mark.line + 1, node.start_mark.column + 1, "yaml:alias-bomb",
                     f"document {doc_index} expands its aliases to more than {MAX_EXPANDED_NODES:,} nodes",
                 ))
                 continue
-            if may_alias:  # shared (possibly recursive) nodes: keep PyYAML's object sharing
+            if shared:  # shared (possibly recursive) nodes: keep PyYAML's object sharing
                 body = loader.construct_document(node)
             else:
                 try:
@@ -299,7 +308,7 @@ def load_text(path: str, text: str, *, default_namespace: str = "") -> LoadResul
             if body is None:
                 continue  # an empty document between `---` markers
             result.documents += 1
-            span = (node.start_mark.index, node.end_mark.index)
+            span = (start, end)
             origin = Origin(path, doc_index, node.start_mark.line + 1, node.start_mark.column + 1)
             _add_document(result, source, span, origin, body, default_namespace)
     except yaml.MarkedYAMLError as err:

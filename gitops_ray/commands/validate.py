@@ -81,12 +81,14 @@ def run(*, paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: 
     plain = repo is None and not _in_git_repository((disk_paths[0] if disk_paths else Path.cwd()).resolve())
     if plain and ref is not None:
         raise SourceError(f"{paths[0] if paths else '.'}: --ref given but not inside a Git repository")
-    if plain and env_name is None:
+    if plain:
         for path in disk_paths:
             if not path.exists():
                 raise SourceError(f"{path}: no such file or directory")
-        dirs = [p.resolve() if p.is_dir() else p.resolve().parent for p in disk_paths] or [Path.cwd()]
-        snapshot = Snapshot.from_directory(Path(os.path.commonpath(dirs)))
+        dirs = [p.resolve() if p.is_dir() else p.resolve().parent for p in disk_paths]
+        # with --env, the root is where environments/ is: the current directory
+        root = Path(os.path.commonpath(dirs)) if dirs and env_name is None else Path.cwd()
+        snapshot = Snapshot.from_directory(root)
     else:
         snapshot = open_snapshot(repo=repo, ref=ref, worktree=worktree, paths=disk_paths)
     environment = None
