@@ -22,6 +22,7 @@ Crash and concurrency rules, which the tests exercise:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -276,14 +277,35 @@ def scan_bytes(data: bytes) -> Scan:
 
 
 class RecordStore:
-    """One environment's log file. Cheap to construct; opens the file per operation."""
+    """One environment's log file.
+
+    Appends keep the descriptor open (reopened after a fork, or when the file was
+    replaced) and remember the head they wrote, so an append in a quiet log costs
+    one write and one fsync; when another process appended in between, the head is
+    read back from the file's tail instead.
+    """
 
     def __init__(self, path: Path, *, environment: str) -> None:
         self.path = path
         self.environment = environment
+        self._mutex = threading.Lock()  # flock is per open file description: threads need this too
+        self._fd: int | None = None
+        self._fd_pid = 0
+        self._fd_ino = 0
+        self._head: tuple[int, int, str] | None = None  # (file size after our write, seq, line hash)
 
     def __repr__(self) -> str:
         return f"RecordStore({str(self.path)!r}, environment={self.environment!r})"
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def close(self) -> None:
+        if self._fd is not None and self._fd_pid == os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd, self._head = None, None
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -303,47 +325,75 @@ class RecordStore:
     def append(self, draft: Draft) -> Entry:
         return self.append_all([draft])[0]
 
+    def _descriptor(self) -> tuple[int, bool]:
+        """(descriptor, whether the file was just created)."""
+        if self._fd is not None:
+            if self._fd_pid != os.getpid():
+                self._fd = None  # inherited across fork: never share a lock with the parent
+            else:
+                try:
+                    if os.stat(self.path).st_ino == self._fd_ino:
+                        return self._fd, False
+                except FileNotFoundError:
+                    pass
+                self.close()
+        created = not self.path.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
+        self._fd, self._fd_pid, self._fd_ino, self._head = fd, os.getpid(), os.fstat(fd).st_ino, None
+        return fd, created
+
     def append_all(self, drafts: Sequence[Draft]) -> list[Entry]:
         """Append entries as one write + one fsync, under the file lock."""
         if not drafts:
             return []
-        created = not self.path.exists()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
-        except OSError as err:
-            raise RecordError(f"{self.path}: cannot open the record for writing: {err.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            last, torn, ends_open = _tail(fd, size)
-            seq = last.seq if last else 0
-            prev = last.hash if last else GENESIS
-            out = bytearray(b"\n" if ends_open else b"")
-            written: list[Entry] = []
-            for n, draft in enumerate(drafts):
-                seq += 1
-                meta: dict[str, Any] = {**draft.entry, "kind": draft.kind.value, "id": uuid7(),
-                                        "runId": draft.run_id, "seq": seq, "prev": prev, "time": now_iso()}
-                if n == 0 and torn:
-                    meta["torn"] = [s.describe() for s in torn]
-                statement = {"_type": STATEMENT_TYPE, "subject": draft.subjects, "predicateType": PREDICATE_TYPE,
-                             "predicate": {**draft.predicate, "entry": meta}}
-                raw = canonical_json(statement)
-                written.append(Entry(0, size + len(out), raw, statement))  # line 0: not counted
-                out += raw + b"\n"
-                prev = sha256_hex(raw)
-            _write_all(fd, bytes(out))
-            os.fsync(fd)
-            from gitops_ray import recordindex
+        with self._mutex:
+            try:
+                fd, created = self._descriptor()
+            except OSError as err:
+                raise RecordError(f"{self.path}: cannot open the record for writing: {err.strerror}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    written = self._append_locked(fd, drafts)
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+            except OSError as err:
+                self.close()
+                raise RecordError(f"{self.path}: cannot append to the record: {err.strerror}") from None
+            if created:
+                _fsync_dir(self.path.parent)
+            return written
 
-            recordindex.extend(self, written, size)
-        except OSError as err:
-            raise RecordError(f"{self.path}: cannot append to the record: {err.strerror}") from None
-        finally:
-            os.close(fd)  # releases the lock
-        if created:
-            _fsync_dir(self.path.parent)
+    def _append_locked(self, fd: int, drafts: Sequence[Draft]) -> list[Entry]:
+        size = os.fstat(fd).st_size
+        torn: list[Segment] = []
+        if self._head is not None and self._head[0] == size:
+            seq, prev, ends_open = self._head[1], self._head[2], False
+        else:
+            last, torn, ends_open = _tail(fd, size)
+            seq, prev = (last.seq, last.hash) if last else (0, GENESIS)
+        self._head = None
+        out = bytearray(b"\n" if ends_open else b"")
+        written: list[Entry] = []
+        for n, draft in enumerate(drafts):
+            seq += 1
+            meta: dict[str, Any] = {**draft.entry, "kind": draft.kind.value, "id": uuid7(),
+                                    "runId": draft.run_id, "seq": seq, "prev": prev, "time": now_iso()}
+            if n == 0 and torn:
+                meta["torn"] = [s.describe() for s in torn]
+            statement = {"_type": STATEMENT_TYPE, "subject": draft.subjects, "predicateType": PREDICATE_TYPE,
+                         "predicate": {**draft.predicate, "entry": meta}}
+            raw = canonical_json(statement)
+            written.append(Entry(0, size + len(out), raw, statement))  # line 0: not counted
+            out += raw + b"\n"
+            prev = sha256_hex(raw)
+        _write_all(fd, bytes(out))
+        os.fsync(fd)
+        self._head = (size + len(out), seq, prev)
+        from gitops_ray import recordindex
+
+        recordindex.extend(self, written, size)
         return written
 
 

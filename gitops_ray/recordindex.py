@@ -142,17 +142,30 @@ def _lines(entries: Sequence[Entry]) -> bytes:
     return "".join("\t".join(summarize(e)) + "\n" for e in entries).encode()
 
 
+_known: dict[Path, tuple[int, int]] = {}  # index path -> (index size, log offset covered) after our write
+
+
 def extend(store: RecordStore, entries: Sequence[Entry], log_size_before: int) -> None:
     """Writer side, called with the log locked: append when the index is exactly current.
     Best effort; a skipped or failed update is caught up by the next reader."""
     path = index_path(store.path)
     with contextlib.suppress(OSError):
+        data = _lines(entries)
+        end = entries[-1].offset + len(entries[-1].raw) + 1 if entries else 0
         if log_size_before == 0:
-            path.write_bytes(HEADER.encode() + b"\n" + _lines(entries))
+            data = HEADER.encode() + b"\n" + data
+            path.write_bytes(data)
+            _known[path] = (len(data), end)
             return
-        if entries and _covered_end(path) == entries[0].offset:
+        if not entries:
+            return
+        size = os.stat(path).st_size
+        cached = _known.get(path)
+        covered = cached[1] if cached is not None and cached[0] == size else _covered_end(path)
+        if covered == entries[0].offset:
             with path.open("ab") as fh:
-                fh.write(_lines(entries))
+                fh.write(data)
+            _known[path] = (size + len(data), end)
 
 
 def _covered_end(path: Path) -> int | None:

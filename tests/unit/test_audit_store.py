@@ -163,3 +163,16 @@ def test_threads_appending_concurrently_are_serialised(tmp_path):
         t.join()
     result = anchors.verify_chain(RecordStore(path, environment="dev").scan(), "dev")
     assert result.ok and result.entries == 200
+
+
+def test_a_store_notices_other_writers_and_a_replaced_file(tmp_path):
+    path = tmp_path / "dev.jsonl"
+    mine, other = RecordStore(path, environment="dev"), RecordStore(path, environment="dev")
+    mine.append(draft(1))
+    other.append(draft(2))  # mine's remembered head is stale now
+    assert mine.append(draft(3)).seq == 3
+    assert anchors.verify_chain(mine.scan(), "dev").ok
+    path.rename(tmp_path / "old.jsonl")  # rotated away under an open descriptor
+    fresh = mine.append(draft(4))
+    assert fresh.seq == 1 and fresh.meta["prev"] == GENESIS
+    assert path.exists() and anchors.verify_chain(mine.scan(), "dev").entries == 1
