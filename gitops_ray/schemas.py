@@ -294,21 +294,16 @@ def read_crd_file(path: Path) -> bytes:
 
 
 def _parse_crds(data: bytes, label: str) -> list[dict[str, Any]]:
-    import yaml
+    """The objects in a CRD file (a `List` is flattened), with the manifest loader: a CRD is a
+    megabyte of YAML, and its constructor is several times faster than PyYAML's."""
+    from gitops_ray.manifests import load_bytes
 
-    try:
-        docs = [d for d in yaml.load_all(data, Loader=yaml.CSafeLoader) if d is not None]
-    except yaml.YAMLError as err:
-        raise SchemaError(f"{label}: invalid YAML: {err}") from None
-    out: list[dict[str, Any]] = []
-    for doc in docs:
-        if isinstance(doc, dict) and str(doc.get("kind", "")).endswith("List") and isinstance(doc.get("items"), list):
-            out.extend(item for item in doc["items"] if isinstance(item, dict))
-        elif isinstance(doc, dict):
-            out.append(doc)
-        else:
-            raise SchemaError(f"{label}: a document is not a mapping")
-    return out
+    loaded = load_bytes(label, data, max_bytes=64 * 1024 * 1024)
+    problems = [f for f in loaded.findings if f.rule != "manifest:duplicate-object"]
+    if problems:
+        first = problems[0]
+        raise SchemaError(f"{first.location()}: {first.message}")
+    return [m.body for m in loaded.manifests]
 
 
 def convert(data: bytes, label: str = "CRD") -> list[ServedVersion]:

@@ -102,6 +102,11 @@ def run(*, paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: 
         wanted = list(environment.paths)
     else:
         wanted = [""] if repo is not None else [snapshot.relpath(Path.cwd())]
+    if snapshot.commit is not None and repo is None:
+        for rel in wanted:
+            if not snapshot.exists(rel) and (snapshot.root / rel).exists():
+                raise SourceError(f"{rel}: not in {snapshot.description}, only in the working tree: "
+                                  "commit it, or pass --worktree to validate uncommitted files")
     names = snapshot.files(wanted)
     if not names:
         where = ", ".join(w or "." for w in wanted)
