@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_ray import kinds
+from gitops_ray import __version__, kinds
 from gitops_ray.environment import Environment, load_environment, manifest_files
 from gitops_ray.errors import GitopsRayError
 from gitops_ray.findings import Finding
@@ -23,7 +23,7 @@ from gitops_ray.manifests import LoadResult, Manifest, Origin, SourceFile, find_
 from gitops_ray.refs import ObjectRef
 from gitops_ray.source import Snapshot, open_snapshot
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 class InvalidManifests(GitopsRayError):
@@ -63,26 +63,46 @@ def load_desired(
     validate: bool = True,
     cache_dir: Path | None = None,
 ) -> Desired:
-    """Parse (cached by Git blob id), validate, and refuse to go on if anything is invalid."""
+    """Parse and validate, both cached by Git blob id; refuse to go on if anything is invalid."""
     import gitops_ray.schemas as schemas
 
     version = schemas.select_version(kuberay_version or environment.kuberay_version)
     default_ns = environment.namespaces[0] if len(environment.namespaces) == 1 else ""
-    result = LoadResult()
     cache = cache_dir if cache_dir is not None else default_cache_dir()
+    context = _validation_context(environment, version)
+    result = LoadResult()
+    unchecked: list[Manifest] = []
+    entries: list[tuple[Path, LoadResult]] = []
     for path in manifest_files(snapshot, environment):
-        result.extend(_load_cached(snapshot, path, default_ns, cache))
+        loaded, entry, validated = _load_cached(snapshot, path, default_ns, cache, context)
+        result.extend(loaded)
+        if not validated:
+            unchecked.extend(loaded.manifests)
+            if not loaded.findings:
+                entries.append((entry, loaded))
     findings = list(result.findings) + find_duplicates(result.manifests)
-    if validate:
+    if validate and unchecked:
         import gitops_ray.validate as validation
 
-        findings += validation.validate_manifests(result.manifests, version=version, environment=environment)
+        findings += validation.validate_manifests(unchecked, version=version, environment=environment)
     errors = [f for f in findings if f.is_error]
     if errors:
         raise InvalidManifests(findings)
+    warned = {f.file for f in findings}
+    for entry, loaded in entries:
+        if loaded.manifests and loaded.manifests[0].origin.file not in warned:
+            _store(entry, loaded, validated=validate)  # only clean files: their findings need not be replayed
     return Desired(snapshot=snapshot, environment=environment, manifests=result.manifests,
                    warnings=[f for f in findings if not f.is_error], kuberay_version=version,
                    documents=result.documents)
+
+
+def _validation_context(environment: Environment, version: str) -> str:
+    """What a validation verdict depends on besides the file: schema version and policy."""
+    policy = {"version": version, "namespaces": environment.namespaces,
+              "gates": dict(environment.operator.feature_gates or {}), "env": dict(environment.operator.env or {}),
+              "gitops_ray": __version__}
+    return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()
 
 
 def default_cache_dir() -> Path:
@@ -90,11 +110,13 @@ def default_cache_dir() -> Path:
     return Path(base) / "gitops-ray" / "manifests"
 
 
-def _load_cached(snapshot: Snapshot, path: str, default_ns: str, cache: Path) -> LoadResult:
-    """Parsed documents are cached by the file's Git blob id (content-addressed, so a
-    cache entry is never stale); only files without findings are cached."""
+def _load_cached(
+    snapshot: Snapshot, path: str, default_ns: str, cache: Path, context: str
+) -> tuple[LoadResult, Path, bool]:
+    """Parsed documents are cached by the file's Git blob id (content-addressed, so an entry
+    is never stale), with whether they validated clean under `context`."""
     blob = snapshot.blob_id(path)
-    key = hashlib.sha256(f"{CACHE_VERSION}\0{blob}\0{path}\0{default_ns}".encode()).hexdigest()
+    key = hashlib.sha256(f"{CACHE_VERSION}\0{blob}\0{path}\0{default_ns}\0{context}".encode()).hexdigest()
     entry = cache / key[:2] / f"{key}.json"
     data = snapshot.read(path)
     try:
@@ -102,14 +124,11 @@ def _load_cached(snapshot: Snapshot, path: str, default_ns: str, cache: Path) ->
     except (OSError, ValueError):
         cached = None
     if cached is not None:
-        return _from_cache(path, data, cached)
-    loaded = load_bytes(path, data, default_namespace=default_ns)
-    if not loaded.findings:
-        _store(entry, loaded)
-    return loaded
+        return _from_cache(path, data, cached), entry, bool(cached.get("validated"))
+    return load_bytes(path, data, default_namespace=default_ns), entry, False
 
 
-def _store(entry: Path, loaded: LoadResult) -> None:
+def _store(entry: Path, loaded: LoadResult, *, validated: bool) -> None:
     records = [{"body": m.body, "doc": m.origin.document, "line": m.origin.line, "column": m.origin.column,
                 "span": list(m.doc_span), "item": list(m.item_path),
                 "ref": [m.ref.group, m.ref.kind, m.ref.namespace, m.ref.name], "apiVersion": m.api_version}
@@ -117,7 +136,8 @@ def _store(entry: Path, loaded: LoadResult) -> None:
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"documents": loaded.documents, "manifests": records}, separators=(",", ":")))
+        tmp.write_text(json.dumps({"documents": loaded.documents, "validated": validated, "manifests": records},
+                                  separators=(",", ":")))
         os.replace(tmp, entry)
     except OSError:
         pass  # a read-only cache is only slower

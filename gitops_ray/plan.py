@@ -92,7 +92,9 @@ def build_plan(
         desired_refs.add(ref)
         waves[ref] = ray.wave_of(desired)
         change = _change_for(manifest, ref, desired, live, options, history)
-        changes.append(_with(change, impact=impact_fn(desired)))
+        if change.action is not Action.NOOP:  # in-sync objects need no review (and 10k of them cost time)
+            change = _with(change, impact=impact_fn(desired))
+        changes.append(change)
     changes = _resolve_waves(changes, waves)
     deletions = [_prune_change(ref, obj, env) for ref, obj in live.owned.items()
                  if ref not in desired_refs and _prunable(ref, obj, env)]
