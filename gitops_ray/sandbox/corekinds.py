@@ -39,6 +39,13 @@ EMPTY_STATUS: dict[str, Obj] = {
 }
 
 
+def _zero_default(target: Obj, key: str, value: Any) -> Any:
+    """Set a string default when the field is missing or empty: Go's zero value counts as unset."""
+    if target.get(key) in (None, ""):
+        target[key] = value
+    return target[key]
+
+
 def _spec(obj: Obj) -> Obj:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -64,7 +71,7 @@ def _canonical_base64(value: Any) -> Any:
 
 
 def _secret_defaults(obj: Obj) -> None:
-    obj.setdefault("type", "Opaque")
+    _zero_default(obj, "type", "Opaque")
     if isinstance(obj.get("data"), dict):
         obj["data"] = {k: _canonical_base64(v) for k, v in obj["data"].items()}
     string_data = obj.pop("stringData", None)
@@ -82,18 +89,18 @@ def _cluster_ip(uid: str) -> str:
 
 def _service_defaults(obj: Obj) -> None:
     spec = _spec(obj)
-    kind = spec.setdefault("type", "ClusterIP")
-    spec.setdefault("sessionAffinity", "None")
+    kind = _zero_default(spec, "type", "ClusterIP")
+    _zero_default(spec, "sessionAffinity", "None")
     for port in spec.get("ports") or ():
         if isinstance(port, dict):
-            port.setdefault("protocol", "TCP")
+            _zero_default(port, "protocol", "TCP")
             if "targetPort" not in port and "port" in port:
                 port["targetPort"] = port["port"]
     if kind == "ExternalName":
         return
-    spec.setdefault("internalTrafficPolicy", "Cluster")
+    _zero_default(spec, "internalTrafficPolicy", "Cluster")
     if kind in ("NodePort", "LoadBalancer"):
-        spec.setdefault("externalTrafficPolicy", "Cluster")
+        _zero_default(spec, "externalTrafficPolicy", "Cluster")
         if kind == "LoadBalancer":
             spec.setdefault("allocateLoadBalancerNodePorts", True)
 
@@ -109,7 +116,7 @@ def _allocate_service(obj: Obj) -> None:
         spec["clusterIP"] = _cluster_ip(uid)
     spec.setdefault("clusterIPs", [spec["clusterIP"]])
     spec.setdefault("ipFamilies", ["IPv4"])
-    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    _zero_default(spec, "ipFamilyPolicy", "SingleStack")
     if kind in ("NodePort", "LoadBalancer"):
         for index, port in enumerate(spec.get("ports") or ()):
             if isinstance(port, dict) and not port.get("nodePort"):
@@ -118,37 +125,37 @@ def _allocate_service(obj: Obj) -> None:
 
 
 def _pvc_defaults(obj: Obj) -> None:
-    _spec(obj).setdefault("volumeMode", "Filesystem")
+    _zero_default(_spec(obj), "volumeMode", "Filesystem")
 
 
 def _pod_spec_defaults(spec: Obj) -> None:
-    spec.setdefault("restartPolicy", "Always")
+    _zero_default(spec, "restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("dnsPolicy", "ClusterFirst")
+    _zero_default(spec, "dnsPolicy", "ClusterFirst")
     spec.setdefault("securityContext", {})
-    spec.setdefault("schedulerName", "default-scheduler")
+    _zero_default(spec, "schedulerName", "default-scheduler")
     for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
         if not isinstance(container, dict):
             continue
-        container.setdefault("terminationMessagePath", "/dev/termination-log")
-        container.setdefault("terminationMessagePolicy", "File")
+        _zero_default(container, "terminationMessagePath", "/dev/termination-log")
+        _zero_default(container, "terminationMessagePolicy", "File")
         image = str(container.get("image", ""))
         tagged = ":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest")
         container.setdefault("imagePullPolicy", "IfNotPresent" if tagged or "@" in image else "Always")
         container.setdefault("resources", {})
         for port in container.get("ports") or ():
             if isinstance(port, dict):
-                port.setdefault("protocol", "TCP")
+                _zero_default(port, "protocol", "TCP")
 
 
 def _pod_defaults(obj: Obj) -> None:
     spec = _spec(obj)
     _pod_spec_defaults(spec)
     spec.setdefault("enableServiceLinks", True)
-    spec.setdefault("serviceAccountName", "default")
+    _zero_default(spec, "serviceAccountName", "default")
     spec.setdefault("serviceAccount", spec["serviceAccountName"])
     spec.setdefault("priority", 0)
-    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    _zero_default(spec, "preemptionPolicy", "PreemptLowerPriority")
 
 
 def _job_defaults(obj: Obj) -> None:
@@ -156,7 +163,7 @@ def _job_defaults(obj: Obj) -> None:
     spec.setdefault("parallelism", 1)
     spec.setdefault("completions", 1)
     spec.setdefault("backoffLimit", 6)
-    spec.setdefault("completionMode", "NonIndexed")
+    _zero_default(spec, "completionMode", "NonIndexed")
     spec.setdefault("suspend", False)
     template = spec.setdefault("template", {})
     if isinstance(template, dict):
@@ -183,7 +190,7 @@ def _job_create(obj: Obj) -> None:
 
 
 def _priorityclass_defaults(obj: Obj) -> None:
-    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    _zero_default(obj, "preemptionPolicy", "PreemptLowerPriority")
 
 
 DEFAULTS: dict[str, Callable[[Obj], None]] = {

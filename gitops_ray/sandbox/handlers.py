@@ -15,7 +15,7 @@ from email.message import Message
 from typing import Any
 
 from gitops_ray.sandbox import errors as E
-from gitops_ray.sandbox import openapi, reads, tables, watch
+from gitops_ray.sandbox import openapi, protobuf, reads, tables, watch
 from gitops_ray.sandbox.admission import Outcome, WriteOptions
 from gitops_ray.sandbox.api import Api
 from gitops_ray.sandbox.deletion import parse_options
@@ -302,6 +302,8 @@ class Handler:
     @staticmethod
     def _body(req: Request) -> Any:
         ctype = str(req.headers.get("Content-Type", JSON)).split(";")[0].strip().lower() or JSON
+        if ctype == protobuf.MEDIA_TYPE:
+            return protobuf.decode(req.body)
         if ctype not in (JSON, "application/yaml", "*/*"):
             raise E.unsupported_media_type([JSON, "application/yaml"])
         try:

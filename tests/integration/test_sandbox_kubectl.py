@@ -207,3 +207,18 @@ def test_wait_times_out_when_nothing_happens(kubectl: Any, ns: str) -> None:
     result = kubectl("wait", "-n", ns, "raycluster/never", "--for=jsonpath={.status.state}=ready", "--timeout=2s",
                      check=False)
     assert result.returncode != 0 and "timed out" in result.stderr
+
+
+def test_typed_create_commands_send_protobuf_the_server_decodes(kubectl: Any) -> None:
+    name = f"pb-{uuid.uuid4().hex[:8]}"
+    assert f"namespace/{name} created" in kubectl("create", "namespace", name).stdout
+    kubectl("create", "configmap", "c", "-n", name, "--from-literal=a=b")
+    kubectl("create", "secret", "generic", "s", "-n", name, "--from-literal=pw=hunter2")
+    kubectl("create", "serviceaccount", "robot", "-n", name)
+    config = json.loads(kubectl("get", "cm", "c", "-n", name, "-o", "json").stdout)
+    assert config["data"] == {"a": "b"}
+    secret = json.loads(kubectl("get", "secret", "s", "-n", name, "-o", "json").stdout)
+    assert secret["type"] == "Opaque" and secret["data"] == {"pw": "aHVudGVyMg=="}
+    assert kubectl("get", "sa", "robot", "-n", name, "-o", "name").stdout.strip() == "serviceaccount/robot"
+    unsupported = kubectl("create", "priorityclass", "pc", "--value=5", check=False)
+    assert unsupported.returncode != 0 and "unknown format" in unsupported.stderr
