@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_ray import anchors as anchors_mod
-from gitops_ray import evidence, facts
+from gitops_ray import evidence, facts, recordstate
 from gitops_ray.anchors import Anchor, Checkpoint, ConfigMapAnchor, ConfigMapClient, GitNoteAnchor
 from gitops_ray.changes import Action, ApplyResult, Change, ChangeResult, Outcome, Plan
 from gitops_ray.environment import Environment
@@ -71,12 +71,12 @@ def open_store(environment: Environment | str, record_dir: str | Path | None = N
 
 def unfinished_intents(store: RecordStore) -> list[evidence.UnfinishedIntent]:
     """Runs that died mid-way (an intent without all its outcomes and without a checkpoint)."""
-    return evidence.unfinished_intents(evidence.RecordIndex.build(store.entries()))
+    return evidence.unfinished_intents(recordstate.load(store))
 
 
 def completed_job(store: RecordStore, ref: ObjectRef, spec_digest: str) -> evidence.FinishedJob | None:
     """The recorded terminal status of this RayJob for this spec digest (plan.spec_digest)."""
-    return evidence.completed_job(evidence.RecordIndex.build(store.entries()), ref, spec_digest)
+    return evidence.completed_job(recordstate.load(store), ref, spec_digest)
 
 
 class RepositoryNotes:
@@ -196,8 +196,16 @@ class RunRecorder:
     def index(self) -> evidence.RecordIndex:
         with self._lock:
             if self._index is None:
-                self._index = evidence.RecordIndex.build(self.store.entries())
+                self._index = recordstate.load(self.store)
             return self._index
+
+    def refresh(self) -> evidence.RecordIndex:
+        """Fold what other writers appended since (two reconcilers of one environment
+        should not run at once; this narrows what such a race can double-record)."""
+        with self._lock:
+            index = self.index
+            recordstate.catch_up(self.store, index)
+            return index
 
     def _append(self, drafts: Sequence[Draft]) -> list[Entry]:
         with self._lock:
@@ -205,6 +213,8 @@ class RunRecorder:
             safe = [Draft(kind=d.kind, run_id=d.run_id, subjects=d.subjects, entry=d.entry,
                           predicate=self.redactor.scrub(d.predicate)) for d in drafts]
             written = self.store.append_all(safe)
+            if written and written[0].offset > index.covered:
+                recordstate.catch_up(self.store, index, upto=written[0].offset)  # another writer's entries
             for entry in written:
                 index.add(entry)
             self._written += len(written)
@@ -223,7 +233,7 @@ class RunRecorder:
     def recover(self, live: Callable[[ObjectRef], Mapping[str, Any] | None]) -> list[Entry]:
         """Recovery outcomes for every write a killed run left without one (what the cluster shows)."""
         drafts = []
-        for unfinished in evidence.unfinished_intents(self.index):
+        for unfinished in evidence.unfinished_intents(self.refresh()):
             for action in unfinished.missing:
                 ref = evidence.ref_from(str(action["ref"]), str(action.get("apiVersion", "")))
                 obj = live(ref)
@@ -244,7 +254,7 @@ class RunRecorder:
     def observe(self, owned: Mapping[ObjectRef, Mapping[str, Any]], *,
                 prunes: Mapping[str, str] | None = None) -> list[Entry]:
         """Inventory new owned objects, classify the ones that vanished, keep final RayJob statuses."""
-        index = self.index
+        index = self.refresh()
         previously = list(index.known.values())
         drafts: list[Draft] = []
         appeared = []
@@ -342,7 +352,7 @@ class RunRecorder:
         """Before a delete or replace: the object's last status, once per (uid, state)."""
         if change.ref.kind not in ("RayJob", "RayCluster", "RayService"):
             return
-        if change.ref.kind == "RayJob" and evidence.status_key(live) in self.index.statuses:
+        if change.ref.kind == "RayJob" and evidence.status_key(live) in self.refresh().statuses:
             return
         self._append([self._status_draft(change.ref, live, f"before {change.action.value}")])
 
@@ -400,6 +410,7 @@ class RunRecorder:
             entry = self._append([self._draft(EntryKind.CHECKPOINT, predicate, [subject(name, None)])])[0]
             self._since_checkpoint = 0
             self.checkpoint = Checkpoint.of(self.environment, entry.seq, entry.hash)
+            recordstate.save(self.store, self.index)
             failures = anchors_mod.publish(self.anchors, self.checkpoint, now_iso())
         for anchor, message in failures:
             self.notices.append(f"anchor not written: {anchor.where}: {message}")

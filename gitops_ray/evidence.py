@@ -12,12 +12,12 @@ garbage-collected with its owner, or nobody knows (`unexplained`, flagged).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_ray.record import Entry, EntryKind
-from gitops_ray.refs import ObjectRef, split_api_version
+from gitops_ray.recordstate import FinishedJob, Known, OpenIntent, RecordIndex, ref_from
+from gitops_ray.refs import ObjectRef
 
 TERMINAL_DEPLOYMENT = frozenset({"Complete", "Failed"})
 TERMINAL_JOB = frozenset({"SUCCEEDED", "FAILED", "STOPPED"})
@@ -25,17 +25,13 @@ RUN_ANNOTATION = "gitops-ray.io/run"
 COMMIT_ANNOTATION = "gitops-ray.io/commit"
 WRITE_OPS = frozenset({"create", "update", "replace", "delete"})
 
+__all__ = ["Disappearance", "FinishedJob", "Known", "OpenIntent", "RecordIndex", "UnfinishedIntent",
+           "classify_disappearances", "cluster_status", "completed_job", "final_status", "is_terminal",
+           "known_from_live", "recovery_state", "ref_from", "status_key", "unfinished_intents"]
+
 
 def ref_text(ref: ObjectRef) -> str:
     return str(ref)
-
-
-def ref_from(text: str, api_version: str) -> ObjectRef:
-    parts = text.split("/")
-    group, _ = split_api_version(api_version)
-    if len(parts) == 3:
-        return ObjectRef(group, parts[0], parts[1], parts[2])
-    return ObjectRef(group, parts[0], "", parts[-1])
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -89,37 +85,6 @@ def status_key(rayjob_live: Mapping[str, Any]) -> tuple[str, str, str]:
 # --------------------------------------------------------------------------- what the record knows
 
 
-@dataclass(frozen=True, kw_only=True)
-class Known:
-    """An owned object the record has seen (inventoried or written), by uid."""
-
-    ref: str
-    api_version: str
-    uid: str
-    owner: dict[str, str] | None = None  # controller ownerReference: kind, name, uid
-    commit: str = ""
-    cleanup: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def object_ref(self) -> ObjectRef:
-        return ref_from(self.ref, self.api_version)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"ref": self.ref, "apiVersion": self.api_version, "uid": self.uid}
-        if self.owner:
-            out["owner"] = self.owner
-        if self.commit:
-            out["commit"] = self.commit
-        if self.cleanup:
-            out["cleanup"] = self.cleanup
-        return out
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Known:
-        return cls(ref=str(data["ref"]), api_version=str(data.get("apiVersion", "")), uid=str(data["uid"]),
-                   owner=data.get("owner"), commit=str(data.get("commit", "")), cleanup=dict(data.get("cleanup") or {}))
-
-
 def known_from_live(obj: Mapping[str, Any], cleanup: Mapping[str, Any] | None = None) -> Known:
     meta = _meta(obj)
     owner = next((o for o in meta.get("ownerReferences") or () if o.get("controller")), None)
@@ -129,118 +94,6 @@ def known_from_live(obj: Mapping[str, Any], cleanup: Mapping[str, Any] | None = 
         if owner else None,
         commit=str((meta.get("annotations") or {}).get(COMMIT_ANNOTATION, "")), cleanup=dict(cleanup or {}),
     )
-
-
-@dataclass(frozen=True, kw_only=True)
-class FinishedJob:
-    ref: str
-    uid: str
-    spec_digest: str
-    job_deployment_status: str
-    job_status: str
-    end_time: str
-    run_id: str
-    entry_id: str
-    commit: str = ""
-
-    @property
-    def succeeded(self) -> bool:
-        return self.job_deployment_status == "Complete" and self.job_status in ("SUCCEEDED", "")
-
-    def describe(self) -> str:
-        state = "/".join(s for s in (self.job_deployment_status, self.job_status) if s)
-        when = f" at {self.end_time}" if self.end_time else ""
-        commit = f" of commit {self.commit[:12]}" if self.commit else ""
-        return f"{state}{when}{commit} (record entry {self.entry_id})"
-
-
-@dataclass(kw_only=True)
-class RecordIndex:
-    """One pass over the entries: everything the evidence functions look up."""
-
-    known: dict[str, Known] = field(default_factory=dict)  # uid -> last known
-    deletions: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> {runId, op, entryId}
-    statuses: set[tuple[str, str, str]] = field(default_factory=set)  # recorded (uid, deployment, job)
-    finished: list[FinishedJob] = field(default_factory=list)
-    intents: dict[str, Entry] = field(default_factory=dict)  # intent id -> entry
-    intent_by_run: dict[str, Entry] = field(default_factory=dict)
-    outcomes: dict[str, set[int]] = field(default_factory=dict)  # intent id -> action numbers with outcomes
-    checkpointed_runs: set[str] = field(default_factory=set)
-
-    @classmethod
-    def build(cls, entries: Iterable[Entry]) -> RecordIndex:
-        index = cls()
-        for entry in entries:
-            index.add(entry)
-        return index
-
-    def add(self, entry: Entry) -> None:
-        kind, pred = entry.kind, entry.predicate
-        if kind == EntryKind.INTENT:
-            self.intents[entry.id] = entry
-            self.intent_by_run[entry.run_id] = entry
-        elif kind == EntryKind.OUTCOME:
-            self._outcome(entry)
-        elif kind == EntryKind.CHECKPOINT:
-            self.checkpointed_runs.add(entry.run_id)
-        elif kind == EntryKind.OBSERVATION:
-            self._observation(entry, pred.get("observation") or {})
-
-    def _outcome(self, entry: Entry) -> None:
-        intent_id = str(entry.meta.get("intentId", ""))
-        action, result = entry.predicate.get("action") or {}, entry.predicate.get("result") or {}
-        self.outcomes.setdefault(intent_id, set()).add(int(action.get("n", -1)))
-        applied = result.get("outcome") == "applied" or result.get("state") == "applied"
-        if not applied:
-            return
-        op = str(action.get("op", ""))
-        if op in ("delete", "replace") and result.get("uidBefore"):
-            self.deletions[str(result["uidBefore"])] = {"runId": entry.run_id, "op": op, "entryId": entry.id}
-        if op != "delete" and result.get("uidAfter"):
-            intent = self.intents.get(intent_id)
-            planned = _planned(intent, int(action.get("n", -1))) if intent else {}
-            commit = ((intent.predicate.get("source") or {}).get("commit") or {}).get("gitCommit", "") if intent else ""
-            self.known[str(result["uidAfter"])] = Known(
-                ref=str(action.get("ref")), api_version=str(action.get("apiVersion", "")), uid=str(result["uidAfter"]),
-                commit=str(commit), cleanup=dict(((planned.get("facts") or {}).get("cleanup")) or {}))
-
-    def _observation(self, entry: Entry, obs: Mapping[str, Any]) -> None:
-        kind = obs.get("type")
-        if kind == "inventory":
-            for item in obs.get("appeared") or ():
-                known = Known.from_json(item)
-                self.known[known.uid] = known
-        elif kind == "disappearance":
-            self.known.pop(str(obs.get("uid")), None)
-        elif kind == "final-status":
-            status = obs.get("status") or {}
-            self.statuses.add((str(obs.get("uid")), str(status.get("jobDeploymentStatus") or ""),
-                               str(status.get("jobStatus") or "")))
-            if obs.get("terminal") and obs.get("specDigest"):
-                self.finished.append(FinishedJob(
-                    ref=str(obs.get("ref")), uid=str(obs.get("uid")), spec_digest=str(obs["specDigest"]),
-                    job_deployment_status=str(status.get("jobDeploymentStatus") or ""),
-                    job_status=str(status.get("jobStatus") or ""), end_time=str(status.get("endTime") or ""),
-                    run_id=entry.run_id, entry_id=entry.id, commit=str(obs.get("commit") or "")))
-
-    def spec_digest_for(self, live: Mapping[str, Any], ref: ObjectRef) -> tuple[str, str]:
-        """(spec digest, commit) of the run that last wrote this object (its run annotation)."""
-        run = str((_meta(live).get("annotations") or {}).get(RUN_ANNOTATION, ""))
-        intent = self.intent_by_run.get(run)
-        if intent is None:
-            return "", ""
-        commit = str(((intent.predicate.get("source") or {}).get("commit") or {}).get("gitCommit", ""))
-        for action in intent.predicate.get("actions") or ():
-            if action.get("ref") == str(ref) and action.get("specDigest"):
-                return str(action["specDigest"]), commit
-        return "", commit
-
-
-def _planned(intent: Entry, n: int) -> dict[str, Any]:
-    for action in intent.predicate.get("actions") or ():
-        if action.get("n") == n:
-            return dict(action)
-    return {}
 
 
 def completed_job(index: RecordIndex, ref: ObjectRef, spec_digest: str) -> FinishedJob | None:
@@ -256,7 +109,7 @@ def completed_job(index: RecordIndex, ref: ObjectRef, spec_digest: str) -> Finis
 
 @dataclass(frozen=True, kw_only=True)
 class UnfinishedIntent:
-    intent: Entry
+    intent: OpenIntent
     missing: tuple[dict[str, Any], ...]  # planned actions that write and have no outcome
 
     @property
@@ -268,12 +121,9 @@ def unfinished_intents(index: RecordIndex) -> list[UnfinishedIntent]:
     """Intents whose run wrote no checkpoint and left writes without an outcome: the
     process died mid-run. The next run records what the cluster shows for them first."""
     out = []
-    for intent in index.intents.values():
-        if intent.run_id in index.checkpointed_runs:
-            continue
+    for intent in index.open_intents.values():
         done = index.outcomes.get(intent.id, set())
-        missing = tuple(dict(a) for a in intent.predicate.get("actions") or ()
-                        if a.get("op") in WRITE_OPS and a.get("n") not in done)
+        missing = tuple(dict(a) for a in intent.actions if a.get("op") in WRITE_OPS and a.get("n") not in done)
         if missing:
             out.append(UnfinishedIntent(intent=intent, missing=missing))
     return out
