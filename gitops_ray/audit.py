@@ -42,14 +42,15 @@ from gitops_ray.anchors import Anchor, Checkpoint, ConfigMapAnchor, ConfigMapCli
 from gitops_ray.changes import Action, ApplyResult, Change, ChangeResult, Outcome, Plan
 from gitops_ray.environment import Environment
 from gitops_ray.errors import GitopsRayError
+from gitops_ray.gitnotes import RepositoryNotes
 from gitops_ray.record import Draft, Entry, EntryKind, RecordStore, audit_id, now_iso, object_digest, subject
 from gitops_ray.redact import Redactor, bounded
 from gitops_ray.refs import ObjectRef
 
 DEFAULT_RECORD_DIR = ".gitops-ray/records"
 
-__all__ = ["DEFAULT_RECORD_DIR", "RunRecorder", "audit_id", "completed_job", "default_anchors", "open_store",
-           "record_path", "unfinished_intents"]
+__all__ = ["DEFAULT_RECORD_DIR", "RepositoryNotes", "RunRecorder", "audit_id", "completed_job", "default_anchors",
+           "open_store", "record_path", "unfinished_intents"]
 
 
 def record_path(environment: Environment | str, record_dir: str | Path | None = None, *,
@@ -77,46 +78,6 @@ def unfinished_intents(store: RecordStore) -> list[evidence.UnfinishedIntent]:
 def completed_job(store: RecordStore, ref: ObjectRef, spec_digest: str) -> evidence.FinishedJob | None:
     """The recorded terminal status of this RayJob for this spec digest (plan.spec_digest)."""
     return evidence.completed_job(recordstate.load(store), ref, spec_digest)
-
-
-class RepositoryNotes:
-    """`anchors.NoteStore` over a source.Repository (its notes ref, read and written through Git)."""
-
-    def __init__(self, repository: Any, ref: str = anchors_mod.NOTES_REF) -> None:
-        self.repository = repository
-        self.ref = ref
-
-    def read_note(self, sha: str) -> str | None:
-        text = self.repository.read_note(sha, ref=self.ref)
-        return None if text is None else str(text)
-
-    def add_note(self, sha: str, text: str) -> None:
-        self.repository.add_note(sha, text, ref=self.ref)
-
-    def _git(self) -> Any:
-        return self.repository._repo.git  # TODO(lead): move into source.Repository (list_notes, has_commit)
-
-    def noted_commits(self) -> list[str] | None:
-        try:
-            self._git().rev_parse("--verify", "--quiet", self.ref)
-            listing = str(self._git().notes("--ref", self.ref, "list"))
-        except _git_error():  # no notes ref in this repository
-            return None
-        return [line.split()[1] for line in listing.splitlines() if len(line.split()) == 2]
-
-    def has_commit(self, sha: str) -> bool:
-        try:
-            self._git().cat_file("-e", f"{sha}^{{commit}}")
-        except _git_error():  # not a commit of this repository
-            return False
-        return True
-
-
-def _git_error() -> type[Exception]:
-    from gitops_ray.source import _git
-
-    error: type[Exception] = _git().GitCommandError
-    return error
 
 
 def default_anchors(environment: Environment, *, cluster: ConfigMapClient | None = None, repository: Any = None,
