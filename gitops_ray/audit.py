@@ -27,6 +27,11 @@ an anchor that cannot be written is recorded (observation `anchor-failed`) and
 listed in `recorder.notices`, never raised. Every value that reaches the record
 passes the redactor built from the plan: Secret values (as given and base64-
 decoded) are removed everywhere, container env values from free text.
+
+A run starts from the folded state saved beside the log (recordstate.py) and
+reads only what was appended since, so its cost does not grow with the record.
+Two reconcilers of one environment must not run at once (the engine's lock):
+each append is safe, but both could record the same disappearance.
 """
 
 from __future__ import annotations
