@@ -175,7 +175,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise GitopsRayError(f"--since {text!r}: expected a date (2026-01-31), a date-time or an age (7d, 12h)",
+        raise GitopsRayError(f"{text!r}: expected a date (2026-01-31), a date-time or an age (7d, 12h)",
                              exit_code=2) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 

@@ -111,9 +111,9 @@ def _show(stores: list[RecordStore], *, commit: str | None, resource: str | None
     elif output == "markdown":
         click.echo(render_markdown(selected, commit=commit), nl=False)
     else:
-        if not stores:
-            click.echo("no record found (looked in "
-                       f"{Path(record_dir or '.gitops-ray/records')}/*.jsonl)", err=True)
+        if not any(store.exists() for store in stores):
+            where = ", ".join(str(s.path) for s in stores) or f"{Path(record_dir or '.gitops-ray/records')}/*.jsonl"
+            click.echo(f"notice: no record found ({where})", err=True)
         click.echo(hist.render_text(selected))
     if check and any(r.unexplained for r in selected):
         sys.exit(1)
