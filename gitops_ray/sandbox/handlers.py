@@ -225,8 +225,19 @@ class Handler:
     def _watch(self, req: Request, rt: ResourceType, ns: str | None, flt: reads.Filter) -> Response:
         timeout = float(req.q("timeoutSeconds") or 1800)
         bookmarks = (req.q("allowWatchBookmarks") or "").lower() == "true"
+        table = table_version(str(req.headers.get("Accept", "")))
+        render = None
+        if table is not None:
+            include = req.q("includeObject") or "Metadata"
+
+            def render(item: bytes) -> bytes:
+                doc = tables.table(rt, [json.loads(item)], now=self.api.clock(), resource_version="",
+                                   include=include)
+                doc["apiVersion"] = f"meta.k8s.io/{table}"
+                doc["metadata"] = {}
+                return json.dumps(doc, separators=(",", ":")).encode()
         events = watch.stream(self.api, rt, ns, flt, resource_version=req.q("resourceVersion"), timeout=timeout,
-                              bookmarks=bookmarks, stop=self.stop)
+                              bookmarks=bookmarks, stop=self.stop, render=render)
         return Response(200, stream=events)
 
     # -- items -----------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from gitops_ray.sandbox import errors as E
@@ -50,13 +50,20 @@ def _event_type(event: Event, flt: Filter) -> str | None:
 
 
 def stream(api: Api, rt: ResourceType, ns: str | None, flt: Filter, *, resource_version: str | None,
-           timeout: float, bookmarks: bool, stop: threading.Event) -> Iterator[bytes]:
+           timeout: float, bookmarks: bool, stop: threading.Event,
+           render: Callable[[bytes], bytes] | None = None) -> Iterator[bytes]:
+    """`render` turns each event's object into what is sent (a one-row Table for `kubectl get -w`)."""
     store = api.store
+
+    def emit(body: bytes) -> bytes:
+        item = _item(rt, body)
+        return render(item) if render is not None else item
+
     if resource_version in (None, "", "0"):
         start, rows = store.scan(rt.group_resource, ns)
         for row in rows:
             if flt.match_row(row, rt):
-                yield _line("ADDED", _item(rt, body_of(api, rt, row)))
+                yield _line("ADDED", emit(body_of(api, rt, row)))
     else:
         try:
             start = int(str(resource_version))
@@ -81,7 +88,7 @@ def stream(api: Api, rt: ResourceType, ns: str | None, flt: Filter, *, resource_
             kind = _event_type(event, flt)
             if kind is not None:
                 last_sent = time.monotonic()
-                yield _line(kind, _item(rt, event.body))
+                yield _line(kind, emit(event.body))
         if bookmarks and time.monotonic() - last_sent >= BOOKMARK_INTERVAL:
             last_sent = time.monotonic()
             mark = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"resourceVersion": str(start)}}

@@ -222,3 +222,16 @@ def test_typed_create_commands_send_protobuf_the_server_decodes(kubectl: Any) ->
     assert kubectl("get", "sa", "robot", "-n", name, "-o", "name").stdout.strip() == "serviceaccount/robot"
     unsupported = kubectl("create", "priorityclass", "pc", "--value=5", check=False)
     assert unsupported.returncode != 0 and "unknown format" in unsupported.stderr
+
+
+def test_get_watch_prints_server_columns_for_events(kubectl: Any, ns: str) -> None:
+    def later() -> None:
+        time.sleep(1.0)
+        kubectl("apply", "-n", ns, "-f", "-", input=_cm("watched", a="1", b="2"))
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    out = kubectl("get", "-n", ns, "cm", "-w", "--request-timeout=3s").stdout.splitlines()
+    thread.join()
+    assert out[0].split() == ["NAME", "DATA", "AGE"]
+    assert any(line.split()[:2] == ["watched", "2"] for line in out[1:]), out
