@@ -218,3 +218,26 @@ def test_error_bodies_are_json_statuses_for_every_verb(http: Http, ns: str) -> N
                       content_type=MERGE if method == "PATCH" else "application/json")
         assert result.status == 404, method
         assert json.loads(result.raw)["reason"] == "NotFound"
+
+
+def test_several_apply_conflicts_are_listed_under_one_manager(http: Http, ns: str) -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "multi"}, "data": {"a": "1", "b": "1"}}
+    http("PATCH", CM.format(ns=ns) + "/multi?fieldManager=gitops", config, content_type=APPLY)
+    http("PATCH", CM.format(ns=ns) + "/multi?fieldManager=m", {"data": {"a": "2", "b": "2"}}, content_type=MERGE)
+    body = _status(http("PATCH", CM.format(ns=ns) + "/multi?fieldManager=gitops", config, content_type=APPLY),
+                   409, "Conflict")
+    assert body["message"] == 'Apply failed with 2 conflicts: conflicts with "m" using v1:\n- .data.a\n- .data.b'
+    assert [c["field"] for c in body["details"]["causes"]] == [".data.a", ".data.b"]
+
+
+def test_namespace_in_body_must_match_the_url(http: Http, ns: str) -> None:
+    body = _status(http("POST", CM.format(ns=ns), {"metadata": {"name": "x", "namespace": "other"}}),
+                   400, "BadRequest")
+    assert body["message"] == "the namespace of the provided object does not match the namespace sent on the request"
+
+
+def test_put_creates_only_where_the_kind_allows_it(http: Http, ns: str) -> None:
+    service = {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}}
+    assert http("PUT", f"/api/v1/namespaces/{ns}/services/svc", service).status == 201
+    missing = _status(http("PUT", CM.format(ns=ns) + "/nope", {"metadata": {"name": "nope"}}), 404, "NotFound")
+    assert missing["message"] == 'configmaps "nope" not found'
