@@ -127,3 +127,9 @@ def http_call(box: Sandbox, method: str, path: str, body: Any = None, *, content
 def http(sandbox: Sandbox) -> Callable[..., HTTPResult]:
     """`http("GET", "/api/v1/namespaces")` -> HTTPResult(status, headers, raw) with `.json()`."""
     return lambda method, path, body=None, **kwargs: http_call(sandbox, method, path, body, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def operator_kubectl(operator_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    """kubectl against `operator_sandbox` (the simulated KubeRay operator on)."""
+    return kubectl_runner(operator_sandbox, tmp_path_factory.mktemp("kubectl-operator-cache"))
