@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from gitops_ray.record import canonical_json, sha256_hex
@@ -39,15 +39,18 @@ class Redactor:
                     self._secret(base64.b64decode(str(value), validate=True).decode())
             for value in (body.get("stringData") or {}).values():
                 self._secret(str(value))
-        for key, value, parent in _walk(body):
+        for key, value, _ in _walk(body):
             if key == "env" and isinstance(value, list):
-                self.env_values.update(str(e["value"]) for e in value
-                                       if isinstance(e, Mapping) and len(str(e.get("value") or "")) >= 8)
+                self._env(str(e["value"]) for e in value if isinstance(e, Mapping) and e.get("value") is not None)
             elif key == "redisPassword" and isinstance(value, Mapping) and value.get("value"):
                 self._secret(str(value["value"]))
             elif key == "redis-password" and isinstance(value, str):
                 self._secret(value)
-            del parent
+            elif key in ("runtimeEnvYAML", "serveConfigV2") and isinstance(value, str):
+                self._env(_runtime_env_values(value))
+
+    def _env(self, values: Iterable[str]) -> None:
+        self.env_values.update(v for v in values if len(v) >= 8)
 
     def _secret(self, value: str) -> None:
         if len(value) >= 4:
@@ -58,6 +61,22 @@ class Redactor:
         if not words:
             return value
         return _replace(value, sorted(words, key=len, reverse=True))
+
+
+def _runtime_env_values(text: str) -> list[str]:
+    """`env_vars` values of a runtime env (RayJob runtimeEnvYAML, Serve applications), which
+    reach the diff inside the whole YAML string."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    found: list[str] = []
+    for key, value, _ in _walk(doc):
+        if key == "env_vars" and isinstance(value, Mapping):
+            found.extend(str(v) for v in value.values())
+    return found
 
 
 def _walk(value: Any) -> Iterator[tuple[str, Any, Any]]:

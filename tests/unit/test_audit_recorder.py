@@ -279,3 +279,14 @@ def test_statements_are_valid_in_toto_with_digests(world):
         for subject in statement["subject"]:
             assert len(subject["digest"]["sha256"]) == 64
     assert EntryKind.CHECKPOINT.value in kinds(world)
+
+
+def test_runtime_env_var_values_in_a_changed_runtime_env_yaml_are_redacted(world):
+    token = "canary-runtime-env-token-42"
+    runtime_env = f"  runtimeEnvYAML: |\n    env_vars:\n      TOKEN: \"{token}\"\n"
+    with_env = JOB.replace("  entrypoint: python run.py\n", "  entrypoint: python run.py\n" + runtime_env)
+    world.run(NS, with_env)
+    world.run(NS, with_env.replace(token, token + "-rotated"))
+    data = world.store.path.read_text()
+    assert 'TOKEN: \\"(hidden)' in data  # the YAML string is recorded, its env var value is not
+    assert token not in data
