@@ -23,6 +23,7 @@ Obj = dict[str, Any]
 SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 CONTROLLER_MANAGER = "kube-controller-manager"
 APISERVER = "kube-apiserver"
+KUBERAY_VERSION_ANNOTATION = "gitops-ray.io/kuberay-version"
 # A fixed, self-signed-looking placeholder: nothing in the sandbox verifies TLS.
 ROOT_CA = ("-----BEGIN CERTIFICATE-----\nMIIBgitopsraysandboxplaceholdercertificatenotforproductionuse00=\n"
            "-----END CERTIFICATE-----\n")
@@ -150,20 +151,30 @@ class Api:
 
     # -- start-up ----------------------------------------------------------------------------------------------
     def bootstrap(self, kuberay_version: str | None = None, *, install_crds: bool = True) -> str | None:
-        """System namespaces (each with its default objects) and the bundled KubeRay CRDs."""
+        """System namespaces (each with its default objects) and the bundled KubeRay CRDs: `kuberay_version`,
+        else the version this state directory already has, else the newest bundled."""
         with self.store.transaction() as txn:
             for ns in SYSTEM_NAMESPACES:
                 if txn.get("namespaces", "", ns) is None:
                     writes.system_create(self, txn, NAMESPACES, {"metadata": {"name": ns}}, manager=APISERVER)
         if not install_crds:
             return None
-        version, documents = crds.load_bundled(kuberay_version)
+        version, documents = crds.load_bundled(kuberay_version or self.installed_kuberay_version())
         for crd in documents:
+            crd["metadata"].setdefault("annotations", {})[KUBERAY_VERSION_ANNOTATION] = version
             self.install_crd(crd)
         return version
 
+    def installed_kuberay_version(self) -> str | None:
+        row = self.store.get(CRD_TYPE.group_resource, "", "rayclusters.ray.io")
+        if row is None:
+            return None
+        annotations = row.obj(CRD_TYPE.kind)["metadata"].get("annotations") or {}
+        version = annotations.get(KUBERAY_VERSION_ANNOTATION)
+        return str(version) if version in crds.bundled_versions() else None
+
     def install_crd(self, crd: Obj) -> None:
-        """Create or update a CRD (as `kubectl apply --server-side` would), skipping an identical spec."""
+        """Create or update a CRD (as `kubectl apply --server-side` would), skipping an identical one."""
         name = crd["metadata"]["name"]
         with self.store.transaction() as txn:
             row = txn.get(CRD_TYPE.group_resource, "", name)
@@ -174,8 +185,11 @@ class Api:
                 live = row.obj(CRD_TYPE.kind, CRD_TYPE.api_version)
                 desired = clone(crd)
                 crds.crd_type_defaults(desired)
-                if live.get("spec") != desired.get("spec"):
+                wanted = desired["metadata"].get("annotations") or {}
+                annotations = live["metadata"].get("annotations") or {}
+                if live.get("spec") != desired.get("spec") or any(annotations.get(k) != v for k, v in wanted.items()):
                     live["spec"] = desired["spec"]
+                    live["metadata"]["annotations"] = {**annotations, **wanted}
                     writes.system_update(self, txn, CRD_TYPE, live, manager=APISERVER)
             deletion.settle(self, txn)
 

@@ -171,3 +171,20 @@ def test_internal_client_writes_go_through_the_pipeline(sandbox: Sandbox) -> Non
     assert client.get("v1", "configmaps", "internal", "missing") is None
     status, via_http, _ = _request(sandbox, "GET", "/api/v1/namespaces/internal/configmaps/c")
     assert status == 200 and via_http["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+def test_kuberay_version_is_chosen_at_first_start_and_kept(make_sandbox: Callable[..., Sandbox],
+                                                          tmp_path: Path) -> None:
+    state = tmp_path / "versioned"
+    old = make_sandbox(state, kuberay_version="1.5.1")
+    assert old.kuberay_version == "1.5.1"
+    assert _request(old, "GET", "/apis/ray.io/v1/raycronjobs")[0] == 404, "RayCronJob arrived in 1.6"
+    old.stop()
+    kept = make_sandbox(state)
+    assert kept.kuberay_version == "1.5.1"
+    kept.stop()
+    upgraded = make_sandbox(state, kuberay_version="1.7.0")
+    assert _request(upgraded, "GET", "/apis/ray.io/v1/raycronjobs")[0] == 200
+    crd = _request(upgraded, "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/rayclusters.ray.io")[1]
+    assert crd["metadata"]["annotations"]["gitops-ray.io/kuberay-version"] == "1.7.0"
+    assert crd["metadata"]["generation"] == 2
