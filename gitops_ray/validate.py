@@ -292,7 +292,7 @@ def _validate_range(blobs: Sequence[SourceBlob], indexes: Iterable[int], options
             out.findings.extend(findings)
             if had_schema:
                 out.checked += 1
-            else:
+            elif not findings:
                 out.skipped += 1
     return out
 

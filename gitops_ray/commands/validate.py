@@ -107,10 +107,14 @@ def run(*, paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: 
             if not snapshot.exists(rel) and (snapshot.root / rel).exists():
                 raise SourceError(f"{rel}: not in {snapshot.description}, only in the working tree: "
                                   "commit it, or pass --worktree to validate uncommitted files")
-    names = snapshot.files(wanted)
+    from gitops_ray.environment import is_environment_file
+
+    found = snapshot.files(wanted)
+    names = [n for n in found if not is_environment_file(n)]  # configuration, checked by --env
     if not names:
         where = ", ".join(w or "." for w in wanted)
-        raise SourceError(f"no YAML files (*.yaml, *.yml) under {where} in {snapshot.description}")
+        only = " (only environment files, which --env NAME checks)" if found else ""
+        raise SourceError(f"no manifest files (*.yaml, *.yml) under {where} in {snapshot.description}{only}")
     version = schemas.select_version(kuberay_version or (environment.kuberay_version if environment else None))
     show = _display(snapshot, plain)
     blobs = [SourceBlob(show(name), snapshot.read(name)) for name in names]
