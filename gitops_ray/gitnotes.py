@@ -1,9 +1,7 @@
 """The git-note anchor's store: `anchors.NoteStore` over a `source.Repository`.
 
-Notes live under `refs/notes/gitops-ray` on the applied commits. Listing notes
-and testing for a commit are not (yet) part of `source.Repository`, so this
-adapter reaches its GitPython handle; the lead may fold `noted_commits` and
-`has_commit` into source.py, which is the module that owns Git.
+Notes live under `refs/notes/gitops-ray` on the applied commits; all Git access
+goes through `source.Repository`, the module that owns Git.
 """
 
 from __future__ import annotations
@@ -11,13 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_ray.anchors import NOTES_REF
-
-
-def _git_error() -> type[Exception]:
-    from gitops_ray.source import _git
-
-    error: type[Exception] = _git().GitCommandError
-    return error
 
 
 class RepositoryNotes:
@@ -34,21 +25,9 @@ class RepositoryNotes:
     def add_note(self, sha: str, text: str) -> None:
         self.repository.add_note(sha, text, ref=self.ref)
 
-    def _git(self) -> Any:
-        return self.repository._repo.git
-
     def noted_commits(self) -> list[str] | None:
-        try:
-            self._git().rev_parse("--verify", "--quiet", self.ref)
-            listing = str(self._git().notes("--ref", self.ref, "list"))
-        except _git_error():  # no notes ref in this repository
-            return None
-        return [line.split()[1] for line in listing.splitlines() if len(line.split()) == 2]
+        result: list[str] | None = self.repository.noted_commits(ref=self.ref)
+        return result
 
     def has_commit(self, sha: str) -> bool:
-        try:
-            self._git().cat_file("-e", f"{sha}^{{commit}}")
-        except _git_error():  # not a commit of this repository
-            return False
-        return True
-
+        return bool(self.repository.has_commit(sha))
