@@ -284,3 +284,42 @@ def test_not_a_crd_is_refused() -> None:
         crdschema.crd_to_jsonschemas({"apiVersion": "v1", "kind": "ConfigMap"})
     with pytest.raises(crdschema.CRDFormatError, match=r"apiextensions\.k8s\.io/v1"):
         crdschema.crd_to_jsonschemas({"apiVersion": "apiextensions.k8s.io/v1beta1", "kind": "CustomResourceDefinition"})
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_schemas_list_shows_versions_kinds_and_sources() -> None:
+    from click.testing import CliRunner
+
+    from gitops_ray.cli import cli
+
+    result = CliRunner().invoke(cli, ["schemas", "list"])
+    assert result.exit_code == 0, result.output
+    for version in VERSIONS:
+        assert f"  {version} " in result.output
+    assert "RayCronJob v1" in result.output and "(the default)" in result.output
+    assert "kubernetes-validate 1.32.0" in result.output
+    data = json.loads(CliRunner().invoke(cli, ["schemas", "list", "-o", "json"]).output)
+    assert data["newest"] == "1.7.0" and [v["version"] for v in data["kuberay"]] == VERSIONS
+    assert len(data["kubernetes"]["kinds"]) == 12
+
+
+def test_schemas_import_cli(isolated_catalogue: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from gitops_ray.cli import cli
+
+    crd = str(BUNDLED / "kuberay" / "1.6.2" / "crds" / "ray.io_raycronjobs.yaml.gz")
+    result = CliRunner().invoke(cli, ["schemas", "import", "--crd", crd, "--version", "1.6.3"])
+    assert result.exit_code == 0, result.output
+    assert "imported KubeRay 1.6.3" in result.output and "RayCronJob ray.io/v1" in result.output
+    listed = CliRunner().invoke(cli, ["schemas", "list"]).output
+    assert "1.6.3    imported" in listed
+    into = tmp_path / "repo-schemas"
+    result = CliRunner().invoke(cli, ["schemas", "import", "--crd", crd, "--version", "1.6.4", "--into", str(into)])
+    assert result.exit_code == 0 and (into / "kuberay" / "1.6.4" / "raycronjob-v1.json").is_file()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: [unclosed\n")
+    result = CliRunner().invoke(cli, ["schemas", "import", "--crd", str(bad), "--version", "1.6.5"])
+    assert result.exit_code == 2 and result.output.startswith("error: ")
