@@ -52,6 +52,9 @@ MAX_JSON_PATCH_OPS = 10000
 def create(api: Api, txn: Txn, rt: ResourceType, ns: str, body: Any, opts: WriteOptions) -> Outcome:
     obj = check_body(rt, body, ns, None)
     meta = obj["metadata"]
+    if meta.get("resourceVersion"):
+        # etcd3 store.Create's plain error, which the handler answers as a 500 without a reason.
+        raise E.internal("resourceVersion should not be set on objects to be created")
     generate_name(meta)
     name = meta.get("name", "")
     api.admit_namespace(txn, rt, ns, name)

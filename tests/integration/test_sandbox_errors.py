@@ -241,3 +241,8 @@ def test_put_creates_only_where_the_kind_allows_it(http: Http, ns: str) -> None:
     assert http("PUT", f"/api/v1/namespaces/{ns}/services/svc", service).status == 201
     missing = _status(http("PUT", CM.format(ns=ns) + "/nope", {"metadata": {"name": "nope"}}), 404, "NotFound")
     assert missing["message"] == 'configmaps "nope" not found'
+
+
+def test_create_with_a_resource_version_is_refused(http: Http, ns: str) -> None:
+    body = _status(http("POST", CM.format(ns=ns), {"metadata": {"name": "rv", "resourceVersion": "5"}}), 500, None)
+    assert body["message"] == "resourceVersion should not be set on objects to be created"
