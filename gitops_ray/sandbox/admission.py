@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_ray.sandbox import corekinds, crds
+from gitops_ray.sandbox import corekinds, corevalidation, crds
 from gitops_ray.sandbox import errors as E
 from gitops_ray.sandbox.meta import Cause, validate_meta
 from gitops_ray.sandbox.resources import ResourceType
@@ -177,7 +177,7 @@ def validation_errors(rt: ResourceType, schema: TypeSchema, obj: Obj, old: Obj |
     causes: list[Cause] = list(validate_meta(rt, obj, old)) if subresource is None else []
     if rt.builtin:
         if subresource is None:
-            causes += corekinds.validate(rt, obj, old)
+            causes += corevalidation.validate(rt, obj, old)
             if rt.kind == "CustomResourceDefinition":
                 causes += crds.validate_crd(obj)
         return causes
