@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from gitops_ray import health, ray
 from gitops_ray.changes import Action, ApplyResult, Change, ChangeResult, Outcome, Plan
 from gitops_ray.cluster import ApiError, Cluster, FieldConflict
+from gitops_ray.diff import APPLIED_ANNOTATION, desired_digest
 from gitops_ray.environment import Environment
 from gitops_ray.errors import ClusterError
 from gitops_ray.plan import apply_body
@@ -199,8 +200,10 @@ class _Runner:
         return self._apply(change, ids)
 
     def _body(self, change: Change) -> dict[str, Any]:
-        body = apply_body(change, self.options.environment)
-        annotations = body["metadata"].setdefault("annotations", {})
+        body = dict(apply_body(change, self.options.environment))
+        body["metadata"] = meta = dict(body["metadata"])
+        meta["annotations"] = annotations = dict(meta.get("annotations") or {})
+        annotations[APPLIED_ANNOTATION] = desired_digest(change.desired or {})
         annotations[COMMIT_ANNOTATION] = self.plan.commit or "worktree"
         if change.source:
             annotations[SOURCE_ANNOTATION] = change.source

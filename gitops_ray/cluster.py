@@ -216,7 +216,7 @@ class Cluster:
         namespace: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
-        page_size: int = 500,
+        page_size: int = 1000,
     ) -> list[dict[str, Any]]:
         """All objects of a kind, following `continue`. Items get apiVersion/kind set
         (built-in lists leave them out)."""

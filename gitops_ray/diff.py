@@ -21,6 +21,7 @@ The comparison is deliberately narrow, like Flux's and Argo CD's normalisers:
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -127,17 +128,57 @@ def _fold_string_data(secret: dict[str, Any]) -> dict[str, Any]:
 
 
 def without_paths(obj: dict[str, Any], patterns: Sequence[tuple[str, ...]]) -> dict[str, Any]:
-    if not patterns:
-        return obj
-    obj = copy.deepcopy(obj)
+    """`obj` without the matching paths; containers are copied only along removed paths."""
     for pattern in patterns:
         for path in sorted(expand(obj, pattern), reverse=True):
-            _delete_path(obj, path)
+            obj = _without(obj, path)
     return obj
 
 
+def _without(node: Any, path: Path) -> Any:
+    head, rest = path[0], path[1:]
+    if isinstance(node, dict):
+        if head not in node:
+            return node
+        out = dict(node)
+        if rest:
+            out[head] = _without(node[head], rest)
+        else:
+            del out[head]
+        return out
+    if isinstance(node, list) and isinstance(head, int) and head < len(node):
+        items = list(node)
+        if rest:
+            items[head] = _without(node[head], rest)
+        else:
+            del items[head]
+        return items
+    return node
+
+
+def matches(live: Any, desired: Any, path: Path = ()) -> bool:
+    """True iff `live` has every value `desired` declares: the cheap test that decides
+    in-sync objects without building anything (nulls in `desired` mean "absent")."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return False
+        for key, want in desired.items():
+            if want is None:
+                continue
+            if key not in live or not matches(live[key], want, (*path, key)):
+                return False
+        return True
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(live) != len(desired):
+            return False
+        return all(matches(lv, dv, (*path, i)) for i, (lv, dv) in enumerate(zip(live, desired, strict=True)))
+    if live == desired:
+        return type(live) is type(desired) or (not isinstance(live, bool) and not isinstance(desired, bool))
+    return _is_quantity_path(path) and quantity_equal(live, desired)
+
+
 def project(live: Any, desired: Any, path: Path = ()) -> Any:
-    """`live` cut down to the shape of `desired`. Equal to `desired` iff in sync."""
+    """`live` cut down to the shape of `desired`: what deepdiff explains when not `matches`."""
     if isinstance(desired, dict):
         if not isinstance(live, dict):
             return live
@@ -247,6 +288,17 @@ def _mask_tree(value: Any, kind: str, path: Sequence[str | int]) -> Any:
 # --------------------------------------------------------------------------- diff
 
 
+APPLIED_ANNOTATION = "gitops-ray.io/applied"
+
+
+def desired_digest(desired: dict[str, Any]) -> str:
+    """Digest of what Git declares for an object (our own annotations left out): stamped on
+    the object when applied, so an unchanged manifest needs no managedFields walk."""
+    body = comparable(desired)
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def compare(
     desired: dict[str, Any],
     live: dict[str, Any] | None,
@@ -256,14 +308,16 @@ def compare(
     manager: str = "gitops-ray",
 ) -> tuple[FieldChange, ...]:
     """Field-level changes that applying `desired` would make to `live` (masked)."""
-    want = strip_nulls(without_paths(comparable(desired), ignore))
+    want = without_paths(comparable(desired), ignore)
     if live is None:
-        return (FieldChange(path="", op="add", after=mask_value(kind, (), want)),)
+        return (FieldChange(path="", op="add", after=mask_value(kind, (), strip_nulls(want))),)
     have = without_paths(comparable(live), ignore)
-    projected = project(have, want)
     changes: list[FieldChange] = []
-    if projected != want:
-        changes.extend(_deepdiff(projected, want, kind))
+    if not matches(have, want):
+        changes.extend(_deepdiff(project(have, want), strip_nulls(want), kind))
+    applied = ((live.get("metadata") or {}).get("annotations") or {}).get(APPLIED_ANNOTATION)
+    if applied is not None and applied == desired_digest(desired):
+        return tuple(changes)  # Git unchanged since we applied it: nothing we set can have been dropped
     seen = {c.path for c in changes}
     for removal in removals(live, desired, manager=manager, kind=kind, ignore=ignore):
         if not any(removal.path == p or removal.path.startswith(p + "/") for p in seen):
@@ -272,8 +326,7 @@ def compare(
 
 
 def in_sync(desired: dict[str, Any], live: dict[str, Any], *, ignore: Sequence[tuple[str, ...]] = ()) -> bool:
-    want = strip_nulls(without_paths(comparable(desired), ignore))
-    return bool(project(without_paths(comparable(live), ignore), want) == want)
+    return matches(without_paths(comparable(live), ignore), without_paths(comparable(desired), ignore))
 
 
 def _deepdiff(before: Any, after: Any, kind: str) -> Iterator[FieldChange]:
@@ -320,7 +373,7 @@ def removals(
         if any(_owns(other, tokens) for other in others):
             continue
         live_path = _resolve(live, tokens)
-        if live_path is None or _resolve(desired, tokens) is not None:
+        if live_path is None or _resolve(desired, tokens, lenient=True) is not None:
             continue
         if any(live_path[: len(p)] == p for pattern in ignore for p in expand(live, pattern)):
             continue
@@ -349,7 +402,19 @@ def _owns(tree: dict[str, Any], tokens: tuple[str, ...]) -> bool:
     return True
 
 
-def _resolve(obj: Any, tokens: tuple[str, ...]) -> Path | None:
+def _key_match(item: Any, keys: dict[str, Any], lenient: bool) -> bool:
+    """A list-map item with these key values. `lenient` (matching Git's manifest) lets a key
+    the manifest leaves out match: the server filled it from the schema default
+    (`ports[].protocol: TCP`)."""
+    if not isinstance(item, dict):
+        return False
+    if lenient:
+        present = [k for k in keys if k in item]
+        return bool(present) and all(item[k] == keys[k] for k in present)
+    return all(item.get(k) == v for k, v in keys.items())
+
+
+def _resolve(obj: Any, tokens: tuple[str, ...], *, lenient: bool = False) -> Path | None:
     """The concrete path of fieldsV1 tokens in `obj`, or None if absent."""
     path: list[str | int] = []
     node = obj
@@ -360,8 +425,7 @@ def _resolve(obj: Any, tokens: tuple[str, ...]) -> Path | None:
             node = node[rest]
         elif kind == "k" and isinstance(node, list):
             keys = json.loads(rest)
-            index = next((i for i, item in enumerate(node)
-                          if isinstance(item, dict) and all(item.get(k) == v for k, v in keys.items())), None)
+            index = next((i for i, item in enumerate(node) if _key_match(item, keys, lenient)), None)
             if index is None:
                 return None
             path.append(index)

@@ -8,7 +8,6 @@ RayCluster its clusterSelector names). Deletions run last, in reverse order.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -64,8 +63,9 @@ def spec_digest(body: Mapping[str, Any]) -> str:
 
 def desired_object(manifest: Manifest, environment: Environment) -> dict[str, Any]:
     """The body we would apply: the manifest with ownership labels and a namespace."""
-    body = copy.deepcopy(manifest.body)
-    meta = body.setdefault("metadata", {})
+    body = dict(manifest.body)  # shallow: only metadata is rewritten; apply copies what it changes
+    meta = dict(body.get("metadata") or {})
+    body["metadata"] = meta
     if manifest.ref.namespace and not meta.get("namespace") and kinds.is_namespaced(*manifest.ref.group_kind):
         meta["namespace"] = manifest.ref.namespace
     labels = meta.get("labels") or {}

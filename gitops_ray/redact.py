@@ -69,7 +69,7 @@ def _runtime_env_values(text: str) -> list[str]:
     import yaml
 
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
         return []
     found: list[str] = []
