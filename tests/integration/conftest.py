@@ -10,6 +10,7 @@ its own `--cache-dir`. kubectl tests fail (never skip) when kubectl is missing.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import urllib.error
@@ -82,9 +83,11 @@ def kubectl_runner(box: Sandbox, cache_dir: Path) -> Kubectl:
     if binary is None:
         pytest.fail("kubectl is not on PATH (CI installs it; `make system-deps`)")
 
-    def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 60) -> Any:
+    def run(*args: str, input: str | None = None, check: bool = True, timeout: float = 60,
+            env: dict[str, str] | None = None) -> Any:
         command = [binary, "--kubeconfig", str(box.kubeconfig), "--cache-dir", str(cache_dir), *args]
-        result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout,
+                                env={**os.environ, **env} if env else None)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result

@@ -235,3 +235,14 @@ def test_get_watch_prints_server_columns_for_events(kubectl: Any, ns: str) -> No
     thread.join()
     assert out[0].split() == ["NAME", "DATA", "AGE"]
     assert any(line.split()[:2] == ["watched", "2"] for line in out[1:]), out
+
+
+def test_kubectl_edit_takes_ownership_and_a_later_apply_conflicts(kubectl: Any, ns: str) -> None:
+    kubectl("apply", "--server-side", "-n", ns, "-f", "-", input=_cm("edited", mode="a"))
+    edit = kubectl("edit", "-n", ns, "cm", "edited", env={"KUBE_EDITOR": "sed -i -e s/mode:\\ a/mode:\\ b/"})
+    assert "configmap/edited edited" in edit.stdout
+    live = json.loads(kubectl("get", "-n", ns, "cm", "edited", "-o", "json", "--show-managed-fields").stdout)
+    assert live["data"]["mode"] == "b"
+    assert "kubectl-edit" in {e["manager"] for e in live["metadata"]["managedFields"]}
+    conflict = kubectl("apply", "--server-side", "-n", ns, "-f", "-", input=_cm("edited", mode="a"), check=False)
+    assert conflict.returncode != 0 and 'conflict with "kubectl-edit"' in conflict.stderr
