@@ -8,7 +8,9 @@ server.py's business.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
@@ -109,6 +111,11 @@ class Handler:
             return self._route(req)
         except E.StatusError as err:
             return error_response(err)
+        except sqlite3.ProgrammingError:  # the store closed under a request: the server is stopping
+            return error_response(E.service_unavailable("the sandbox is shutting down"))
+        except Exception as err:  # a bug: answer like the API server's panic handler, keep the trace
+            traceback.print_exc()
+            return error_response(E.internal_error(f"{type(err).__name__}: {err}"))
 
     # -- routing ---------------------------------------------------------------------------------------------
     def _route(self, req: Request) -> Response:
