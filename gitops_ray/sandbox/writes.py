@@ -51,15 +51,9 @@ MAX_JSON_PATCH_OPS = 10000
 
 def create(api: Api, txn: Txn, rt: ResourceType, ns: str, body: Any, opts: WriteOptions) -> Outcome:
     obj = check_body(rt, body, ns, None)
-    meta = obj["metadata"]
-    if meta.get("resourceVersion"):
-        # etcd3 store.Create's plain error, which the handler answers as a 500 without a reason.
-        raise E.internal("resourceVersion should not be set on objects to be created")
-    generate_name(meta)
-    name = meta.get("name", "")
-    api.admit_namespace(txn, rt, ns, name)
-    warnings: list[str] = []
-    return _commit(api, txn, rt, obj, None, opts, warnings, subresource=None, applied=False)
+    generate_name(obj["metadata"])
+    return _commit(api, txn, rt, obj, None, opts, [], subresource=None, applied=False, admit=True,
+                   rv_given=bool(obj["metadata"].get("resourceVersion")))
 
 
 def replace(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, body: Any, opts: WriteOptions,
@@ -68,8 +62,7 @@ def replace(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, body: Any,
     row = txn.get(rt.group_resource, ns, name)
     if row is None:
         if subresource is None and rt.create_on_update:
-            api.admit_namespace(txn, rt, ns, name)
-            return _commit(api, txn, rt, obj, None, opts, [], subresource=None, applied=False)
+            return _commit(api, txn, rt, obj, None, opts, [], subresource=None, applied=False, admit=True)
         raise E.not_found(rt.plural, rt.group, name)
     live = row.obj(rt.kind, rt.api_version)
     given_rv = str(obj["metadata"].get("resourceVersion") or "")
@@ -208,8 +201,11 @@ def apply(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, raw: bytes, 
 
 def _commit(api: Api, txn: Txn, rt: ResourceType, new: Obj, current: tuple[Row, Obj] | None, opts: WriteOptions,
             warnings: list[str], *, subresource: str | None, applied: bool, manager: str | None = None,
-            trusted: bool = False) -> Outcome:
-    """Run prune..persist on a candidate object; `applied` means managedFields already came from SSA."""
+            trusted: bool = False, admit: bool = False, rv_given: bool = False) -> Outcome:
+    """Run prune..persist on a candidate object; `applied` means managedFields already came from SSA.
+
+    The order of refusals is the API server's: decoding (400), namespace admission when `admit` (404/403),
+    validation (422), then storage: a resourceVersion on a create (500), an existing object (409)."""
     schema = api.registry.schema(rt)
     name = new["metadata"].get("name", "")
     new = clone(new)
@@ -217,6 +213,8 @@ def _commit(api: Api, txn: Txn, rt: ResourceType, new: Obj, current: tuple[Row, 
     default(rt, schema, new)
     now = api.now()
     row, live = current if current is not None else (None, None)
+    if admit and live is None:
+        api.admit_namespace(txn, rt, new["metadata"].get("namespace", ""), name)
     managed = new["metadata"].get("managedFields")
     if live is None:
         if not name:
@@ -241,6 +239,8 @@ def _commit(api: Api, txn: Txn, rt: ResourceType, new: Obj, current: tuple[Row, 
             from gitops_ray.sandbox.deletion import remove
 
             return Outcome(200, remove(api, txn, rt, row, new), warnings)
+    if rv_given:  # etcd3 store.Create's plain error, which the handler answers as a 500 without a reason
+        raise E.internal("resourceVersion should not be set on objects to be created")
     if live is None and txn.get(rt.group_resource, new["metadata"].get("namespace", ""), name) is not None:
         raise E.already_exists(rt.plural, rt.group, name)
     if opts.dry_run:

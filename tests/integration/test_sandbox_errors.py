@@ -246,3 +246,12 @@ def test_put_creates_only_where_the_kind_allows_it(http: Http, ns: str) -> None:
 def test_create_with_a_resource_version_is_refused(http: Http, ns: str) -> None:
     body = _status(http("POST", CM.format(ns=ns), {"metadata": {"name": "rv", "resourceVersion": "5"}}), 500, None)
     assert body["message"] == "resourceVersion should not be set on objects to be created"
+
+
+def test_refusals_come_in_the_api_servers_order(http: Http, ns: str) -> None:
+    bad = {**RAYCLUSTER, "spec": {"foo": 1}}
+    assert http("POST", RC.format(ns="nowhere") + "?fieldValidation=Strict", bad).status == 400  # decoding first
+    assert http("POST", RC.format(ns="nowhere"), bad).status == 404  # then namespace admission
+    http("POST", CM.format(ns=ns), {"metadata": {"name": "dup"}})
+    assert http("POST", CM.format(ns=ns), {"metadata": {"name": "dup", "labels": {"a": "b c"}}}).status == 422
+    assert http("POST", CM.format(ns=ns), {"metadata": {"name": "dup"}}).status == 409  # storage last
