@@ -310,7 +310,7 @@ def compare(
     """Field-level changes that applying `desired` would make to `live` (masked)."""
     want = without_paths(comparable(desired), ignore)
     if live is None:
-        return (FieldChange(path="", op="add", after=mask_value(kind, (), strip_nulls(want))),)
+        return (FieldChange(path="", op="add"),)  # the whole object; its manifest is the change's source
     have = without_paths(comparable(live), ignore)
     changes: list[FieldChange] = []
     if not matches(have, want):

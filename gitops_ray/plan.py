@@ -245,4 +245,4 @@ def _prune_change(ref: ObjectRef, obj: dict[str, Any], env: Environment) -> Chan
         return Change(**base, action=Action.BLOCKED, strategy="none",
                       reason="not in Git; pruning is disabled for this environment (sync.prune: false)")
     return Change(**base, action=Action.DELETE, strategy="delete", reason="removed from Git (prune)",
-                  diff=(FieldChange(path="", op="remove", before=diff.mask_value(ref.kind, (), diff.comparable(obj))),))
+                  diff=(FieldChange(path="", op="remove"),))
