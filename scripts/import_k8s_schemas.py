@@ -139,7 +139,27 @@ def main() -> int:
     index = {"kubernetesVersion": KUBERNETES_VERSION, "source": source,
              "generatedBy": "scripts/import_k8s_schemas.py", "schemas": items}
     (target / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    (target / "README.md").write_text(README.format(version=KUBERNETES_VERSION, package=package_version,
+                                                    kinds=", ".join(kind for _, kind, _ in KINDS)))
     return 0
+
+
+README = """# Kubernetes {version} core-kind schemas
+
+JSON Schemas (draft 2020-12) for {kinds}; `index.json` maps `(apiVersion, kind)` to the file.
+
+**Source.** The PyPI package `kubernetes-validate` {package} (github.com/willthames/kubernetes-validate),
+directory `kubernetes_validate/kubernetes-json-schema/v{version}-local-strict/`: schemas generated from
+the Kubernetes v{version} OpenAPI specification with `additionalProperties: false` on every object (the
+API server's strict field validation). Licensed under the Apache License 2.0 (see ../LICENSE); the
+OpenAPI specification they derive from is copyright The Kubernetes Authors, also Apache-2.0.
+
+**Produced by** `scripts/import_k8s_schemas.py`; do not edit by hand. The script only rearranges: each
+kind's `$ref`s into the shared `_definitions.json` are resolved into a local `$defs` block so every file
+is self-contained; `IntOrString` and `Quantity` become `type` lists instead of a `oneOf` (with
+controller-gen's quantity pattern, read from a bundled KubeRay CRD); descriptions, `$id` and
+`x-kubernetes-*` annotations are dropped. See docs/schemas.md.
+"""
 
 
 if __name__ == "__main__":
