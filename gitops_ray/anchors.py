@@ -81,11 +81,33 @@ def merge_note(existing: str | None, checkpoint: Checkpoint) -> str:
 
 
 class ConfigMapClient(Protocol):
-    """The two calls the record needs from the cluster (cluster.Cluster satisfies it)."""
+    """The two calls the record needs from the cluster (`ClusterConfigMaps` over cluster.Cluster)."""
 
     def read_configmap(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
-    def apply_configmap(self, body: dict[str, Any]) -> None: ...
+    def apply_configmap(self, body: dict[str, Any], *, audit_id: str | None = None) -> None: ...
+
+
+class _ObjectClient(Protocol):
+    def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None: ...
+
+    def apply(self, body: dict[str, Any], *, force: bool = False, audit_id: str | None = None) -> dict[str, Any]: ...
+
+
+class ClusterConfigMaps:
+    """ConfigMapClient over cluster.Cluster. The anchor's write is a write of the run like
+    any other, so it carries an Audit-ID too (`<checkpoint entry id>-1`): the cluster's
+    audit log joins every request gitops-ray makes to an entry of the record."""
+
+    def __init__(self, cluster: _ObjectClient) -> None:
+        self.cluster = cluster
+
+    def read_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.cluster.get("v1", "ConfigMap", namespace, name)
+
+    def apply_configmap(self, body: dict[str, Any], *, audit_id: str | None = None) -> None:
+        # force: the anchor has one writer per environment; a hand edit must not block it.
+        self.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", **body}, force=True, audit_id=audit_id)
 
 
 class NoteStore(Protocol):
@@ -126,8 +148,8 @@ class ConfigMapAnchor:
             "data": {CONFIGMAP_KEY: checkpoint.text},
         }
 
-    def publish(self, checkpoint: Checkpoint, updated: str) -> None:
-        self.client.apply_configmap(self.body(checkpoint, updated))
+    def publish(self, checkpoint: Checkpoint, updated: str, audit_id: str | None = None) -> None:
+        self.client.apply_configmap(self.body(checkpoint, updated), audit_id=audit_id)
 
     def read(self) -> Checkpoint | None:
         found = self.client.read_configmap(self.namespace, self.name)
@@ -151,7 +173,7 @@ class GitNoteAnchor:
     def where(self) -> str:
         return f"git note on {self.commit[:12]}"
 
-    def publish(self, checkpoint: Checkpoint, updated: str) -> None:
+    def publish(self, checkpoint: Checkpoint, updated: str, audit_id: str | None = None) -> None:
         self.notes.add_note(self.commit, merge_note(self.notes.read_note(self.commit), checkpoint))
 
     def describe(self) -> dict[str, Any]:
@@ -161,13 +183,15 @@ class GitNoteAnchor:
 Anchor = ConfigMapAnchor | GitNoteAnchor
 
 
-def publish(anchors: Sequence[Anchor], checkpoint: Checkpoint, updated: str) -> list[tuple[Anchor, str]]:
+def publish(anchors: Sequence[Anchor], checkpoint: Checkpoint, updated: str,
+            audit_id: str | None = None) -> list[tuple[Anchor, str]]:
     """Publish to every anchor; failures are returned (the caller records them), never raised:
-    a run that applied its changes must not fail because an anchor was unreachable."""
+    a run that applied its changes must not fail because an anchor was unreachable.
+    `audit_id` goes with a cluster write (the checkpoint entry's id, record.audit_id)."""
     failed: list[tuple[Anchor, str]] = []
     for anchor in anchors:
         try:
-            anchor.publish(checkpoint, updated)
+            anchor.publish(checkpoint, updated, audit_id)
         except (GitopsRayError, OSError) as err:
             failed.append((anchor, getattr(err, "message", None) or str(err)))
     return failed

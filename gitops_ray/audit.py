@@ -87,7 +87,8 @@ def completed_job(store: RecordStore, ref: ObjectRef, spec_digest: str) -> evide
 
 def default_anchors(environment: Environment, *, cluster: ConfigMapClient | None = None, repository: Any = None,
                     commit: str = "", namespace: str | None = None) -> list[Anchor]:
-    """The anchors the environment asks for (record.anchorConfigMap / anchorGitNote) that can be reached."""
+    """The anchors the environment asks for (record.anchorConfigMap / anchorGitNote) that can be reached.
+    `cluster`: a ConfigMapClient (anchors.ClusterConfigMaps over cluster.Cluster)."""
     found: list[Anchor] = []
     if cluster is not None and environment.record.anchor_configmap and (namespace or environment.namespaces):
         found.append(ConfigMapAnchor(client=cluster, namespace=namespace or environment.namespaces[0],
@@ -132,6 +133,7 @@ class RunRecorder:
         anchors: Sequence[Anchor] = (),
         waivers: Mapping[ObjectRef, Sequence[str]] | None = None,
         operator_env: Mapping[str, str] | None = None,
+        close_on_finish: bool = True,
     ) -> None:
         from gitops_ray.apply import new_run_id
 
@@ -144,6 +146,7 @@ class RunRecorder:
         self.context = {"source": dict(source or {}), "actor": dict(actor or {}), "target": dict(target or {})}
         self.anchors = list(anchors)
         self.waivers = {k: list(v) for k, v in (waivers or {}).items()}
+        self.close_on_finish = close_on_finish  # False: the engine observes after apply, then closes
         self.redactor = Redactor()
         self.notices: list[str] = []
         self.intent_id = ""
@@ -222,22 +225,31 @@ class RunRecorder:
         """Inventory new owned objects, classify the ones that vanished, keep final RayJob statuses."""
         index = self.refresh()
         previously = list(index.known.values())
+        for ref, obj in owned.items():
+            if ref.kind == "Secret" or ref.group == "ray.io":
+                self.redactor.learn(obj)  # statuses can echo env values; this runs before any plan
         drafts: list[Draft] = []
         appeared = []
-        for obj in owned.values():
+        for ref, obj in owned.items():
             uid = _uid(obj)
             if uid and uid not in index.known:
                 rules = facts.cleanup(obj) if obj.get("kind") in ("RayJob", "RayCronJob") else None
-                appeared.append(evidence.known_from_live(obj, rules).to_json())
+                digest = index.spec_digest_for(obj, ref)[0] if ref.kind == "RayJob" else ""
+                appeared.append(evidence.known_from_live(obj, rules, digest).to_json())
         if appeared:
             drafts.append(self._draft(EntryKind.OBSERVATION, {"observation": {"type": "inventory",
                                                                               "appeared": appeared}},
                                       [subject(f"{a['apiVersion']}/{a['ref']}", None, uid=a["uid"]) for a in appeared]))
+        vanished = []
         for ref, obj in owned.items():
             if ref.kind == "RayJob" and evidence.is_terminal(obj) and evidence.status_key(obj) not in index.statuses:
                 drafts.append(self._status_draft(ref, obj, "terminal"))
-        for gone in evidence.classify_disappearances(previously, owned, prunes or {}, index,
-                                                     operator_env=self.operator_env):
+                unlisted = evidence.unlisted_cluster(obj, owned, index)
+                if unlisted is not None:
+                    vanished.append(unlisted)
+        vanished += evidence.classify_disappearances(previously, owned, prunes or {}, index,
+                                                     operator_env=self.operator_env)
+        for gone in vanished:
             drafts.append(self._draft(EntryKind.OBSERVATION, {"observation": gone.to_json()},
                                       [subject(f"{gone.api_version}/{gone.ref}", None, uid=gone.uid)]))
         return self._append(drafts) if drafts else []
@@ -358,7 +370,8 @@ class RunRecorder:
                     self._append([self._draft(EntryKind.OBSERVATION, {"observation": {
                         "type": "health", "ref": str(res.change.ref), "n": n, "outcome": res.outcome.value,
                         "message": self.redactor.scrub(res.message, free_text=True)}}, [_subject(res.change, None)])])
-        self.close(result)
+        if self.close_on_finish:
+            self.close(result)
 
     def close(self, result: ApplyResult | None = None) -> Checkpoint | None:
         """Checkpoint and anchors, if this run wrote anything since its last checkpoint."""
@@ -377,7 +390,7 @@ class RunRecorder:
             self._since_checkpoint = 0
             self.checkpoint = Checkpoint.of(self.environment, entry.seq, entry.hash)
             recordstate.save(self.store, self.index)
-            failures = anchors_mod.publish(self.anchors, self.checkpoint, now_iso())
+            failures = anchors_mod.publish(self.anchors, self.checkpoint, now_iso(), audit_id(entry.id, 1))
         for anchor, message in failures:
             self.notices.append(f"anchor not written: {anchor.where}: {message}")
             try:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gitops_ray import audit, pipeline, provenance
+from gitops_ray.anchors import ClusterConfigMaps
 from gitops_ray.apply import ApplyOptions, execute, new_run_id
 from gitops_ray.changes import ApplyResult, Plan
 from gitops_ray.cluster import Cluster, connect, make_user_agent
@@ -68,7 +69,7 @@ def _recorder(
     repository = snapshot.repository
     signature = provenance.verify_signature(snapshot.root, commit) if commit is not None else None
     location = repository.location if repository is not None else str(snapshot.root)
-    anchors = audit.default_anchors(env, cluster=cluster, repository=repository,
+    anchors = audit.default_anchors(env, cluster=ClusterConfigMaps(cluster), repository=repository,
                                     commit=commit.sha if commit else "") if anchored else []
     return audit.RunRecorder(
         audit.open_store(env, record_dir),
@@ -80,6 +81,7 @@ def _recorder(
         target=provenance.target(server=cluster.server, context=cluster.context,
                                  crd_schema_version=desired.kuberay_version, namespaces=env.namespaces),
         anchors=anchors,
+        close_on_finish=False,  # the caller inventories what apply made, then closes
     )
 
 
@@ -157,10 +159,14 @@ def run_apply(
         )
         result = execute(plan, cluster, options)
         if not dry_run:
-            # Inventory what now exists (incl. what the operator made with our labels), so a later
-            # disappearance has a cause; then the checkpoint covers it.
-            recorder.observe(_read(cluster, desired, say).owned)
-            recorder.close(result)
+            # Inventory what now exists (incl. what the operator made with our labels, and final
+            # statuses of jobs --wait-jobs saw finish), so a later disappearance has a cause; then
+            # one checkpoint (and one anchor write) for the run. A run that dies inside execute
+            # writes no checkpoint: its intent stays open for the next run to recover.
+            try:
+                recorder.observe(_read(cluster, desired, say).owned)
+            finally:
+                recorder.close(result)
         for notice in recorder.notices:
             say(notice)
         return result

@@ -27,7 +27,7 @@ WRITE_OPS = frozenset({"create", "update", "replace", "delete"})
 
 __all__ = ["Disappearance", "FinishedJob", "Known", "OpenIntent", "RecordIndex", "UnfinishedIntent",
            "classify_disappearances", "cluster_status", "completed_job", "final_status", "is_terminal",
-           "known_from_live", "recovery_state", "ref_from", "status_key", "unfinished_intents"]
+           "known_from_live", "recovery_state", "ref_from", "status_key", "unfinished_intents", "unlisted_cluster"]
 
 
 def ref_text(ref: ObjectRef) -> str:
@@ -85,7 +85,7 @@ def status_key(rayjob_live: Mapping[str, Any]) -> tuple[str, str, str]:
 # --------------------------------------------------------------------------- what the record knows
 
 
-def known_from_live(obj: Mapping[str, Any], cleanup: Mapping[str, Any] | None = None) -> Known:
+def known_from_live(obj: Mapping[str, Any], cleanup: Mapping[str, Any] | None = None, spec_digest: str = "") -> Known:
     meta = _meta(obj)
     owner = next((o for o in meta.get("ownerReferences") or () if o.get("controller")), None)
     return Known(
@@ -93,15 +93,18 @@ def known_from_live(obj: Mapping[str, Any], cleanup: Mapping[str, Any] | None = 
         owner={"kind": str(owner.get("kind")), "name": str(owner.get("name")), "uid": str(owner.get("uid"))}
         if owner else None,
         commit=str((meta.get("annotations") or {}).get(COMMIT_ANNOTATION, "")), cleanup=dict(cleanup or {}),
+        spec_digest=spec_digest,
     )
 
 
 def completed_job(index: RecordIndex, ref: ObjectRef, spec_digest: str) -> FinishedJob | None:
-    """The recorded terminal status of this RayJob for exactly this spec, newest first."""
-    for job in reversed(index.finished):
-        if job.ref == str(ref) and job.spec_digest == spec_digest:
-            return job
-    return None
+    """The recorded end of this RayJob for exactly this spec, newest first: a terminal status
+    if one was seen, else its deletion by a Ray cleanup rule (which only fires once the job
+    finished: DeleteSelf, or shutdownAfterJobFinishes with DELETE_RAYJOB_CR_AFTER_JOB_FINISHES)."""
+    found = [job for job in index.finished if job.ref == str(ref) and job.spec_digest == spec_digest]
+    with_status = [job for job in found if job.job_deployment_status]
+    chosen = with_status or found
+    return chosen[-1] if chosen else None
 
 
 # --------------------------------------------------------------------------- unfinished runs
@@ -155,16 +158,28 @@ class Disappearance:
     uid: str
     cause: str  # pruned | ray-cleanup-rule | owner-gc | unexplained
     authorized_by: dict[str, Any] = field(default_factory=dict)
+    spec_digest: str = ""  # a RayJob a cleanup rule deleted: the spec that ran (it finished)
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "disappearance", "ref": self.ref, "apiVersion": self.api_version, "uid": self.uid,
-                "cause": self.cause, "authorizedBy": self.authorized_by}
+        out = {"type": "disappearance", "ref": self.ref, "apiVersion": self.api_version, "uid": self.uid,
+               "cause": self.cause, "authorizedBy": self.authorized_by}
+        if self.spec_digest:
+            out["specDigest"] = self.spec_digest
+        return out
 
 
-def _job_rule(cleanup: Mapping[str, Any], policies: tuple[str, ...]) -> str:
-    """The RayJob setting that deletes the given things, as text, or ''."""
+def _matches(condition: Mapping[str, Any], status: Mapping[str, Any] | None) -> bool:
+    """Whether a deletion rule's condition holds for a final status (unknown status: assume so)."""
+    if status is None:
+        return True
+    return all(status.get(k) in (None, v) for k, v in condition.items() if k in ("jobStatus", "jobDeploymentStatus"))
+
+
+def _job_rule(cleanup: Mapping[str, Any], policies: tuple[str, ...], status: Mapping[str, Any] | None = None) -> str:
+    """The RayJob setting that deletes the given things, as text, or ''. With the job's final
+    `status`, only a rule whose condition that status meets."""
     for rule in cleanup.get("deletionRules") or ():
-        if rule.get("policy") in policies:
+        if rule.get("policy") in policies and _matches(rule.get("condition") or {}, status):
             when = ",".join(f"{k}={v}" for k, v in (rule.get("condition") or {}).items())
             return f"deletionRules: {rule['policy']} after {rule.get('ttlSeconds', 0)}s ({when})"
     if cleanup.get("deletionRules"):
@@ -216,8 +231,40 @@ def classify_disappearances(
                 cause, why = "ray-cleanup-rule", {"rule": rule, "commit": known.commit,
                                                   "finalStatusRecorded": terminal}
         out.append(Disappearance(ref=known.ref, api_version=known.api_version, uid=known.uid, cause=cause,
-                                 authorized_by=why))
+                                 authorized_by=why, spec_digest=known.spec_digest if ref.kind == "RayJob" and
+                                 cause == "ray-cleanup-rule" else ""))
     return out
+
+
+def unlisted_cluster(rayjob: Mapping[str, Any], live_now: Mapping[ObjectRef, Mapping[str, Any]],
+                     records: RecordIndex) -> Disappearance | None:
+    """The RayCluster a finished RayJob ran on, already gone before any run listed it.
+
+    With a short `ttlSecondsAfterFinished` the operator deletes the cluster before the
+    next LIST, so the record never inventoried it and a later run cannot see it vanish.
+    The job's final status names it (`status.rayClusterName`) and its cleanup rule
+    explains it, so its disappearance is recorded with the job's final status."""
+    spec, status = rayjob.get("spec") or {}, final_status(rayjob)
+    name, namespace = status.get("rayClusterName"), str(_meta(rayjob).get("namespace", ""))
+    if not name or spec.get("clusterSelector"):
+        return None  # a selected cluster is not the job's to delete
+    ref = f"RayCluster/{namespace}/{name}"
+    if any(str(r) == ref for r in live_now) or any(k.ref == ref for k in records.known.values()):
+        return None  # listed now or before: inventoried, and classified when it goes
+    from gitops_ray.facts import cleanup
+
+    rule = _job_rule(cleanup(rayjob), ("DeleteCluster", "DeleteSelf"), status)
+    if not rule:
+        return None
+    job_ref = str(ObjectRef.from_object(dict(rayjob)))
+    uid = str(_meta(rayjob).get("uid", ""))
+    known = records.known.get(uid)
+    commit = known.commit if known and known.commit else str(
+        (_meta(rayjob).get("annotations") or {}).get(COMMIT_ANNOTATION, ""))
+    return Disappearance(ref=ref, api_version=str(rayjob.get("apiVersion") or "ray.io/v1"), uid="",
+                         cause="ray-cleanup-rule",
+                         authorized_by={"rule": rule, "commit": commit, "owner": job_ref, "ownerUid": uid,
+                                        "ownerStatus": status, "neverListed": True})
 
 
 def _owned(known: Known, owner: Known | None, live_now: Mapping[ObjectRef, Mapping[str, Any]],
@@ -232,7 +279,7 @@ def _owned(known: Known, owner: Known | None, live_now: Mapping[ObjectRef, Mappi
     commit = owner.commit if owner else str((_meta(owner_live).get("annotations") or {}).get(COMMIT_ANNOTATION, ""))
     if kind == "RayJob" and known.object_ref.kind == "RayCluster":
         cleanup = owner.cleanup if owner and owner.cleanup else _live_cleanup(owner_live)
-        rule = _job_rule(cleanup, ("DeleteCluster", "DeleteSelf"))
+        rule = _job_rule(cleanup, ("DeleteCluster", "DeleteSelf"), final_status(owner_live))
         if rule and is_terminal(owner_live):
             return "ray-cleanup-rule", {"rule": rule, "commit": commit, "owner": owner_ref,
                                         "ownerStatus": final_status(owner_live)}

@@ -114,6 +114,7 @@ def rows_from_index(items: Iterable[Fields], environment: str = "",
     row_at, id_at, run_at, time_at, intent_at = ix.ROW, ix.ID, ix.RUN, ix.TIME, ix.INTENT
     resource_at, owner_at, commit_at = ix.RESOURCE, ix.OWNER, ix.COMMIT
     runs: dict[str, Run] = {}
+    authors: dict[str, str] = {}  # commit -> author, for observations about what a commit made
     out: list[Row] = []
     append = out.append
     for f in items:
@@ -121,6 +122,8 @@ def rows_from_index(items: Iterable[Fields], environment: str = "",
         if not kind:
             continue
         if kind == "intent":
+            if f[commit_at]:
+                authors[f[commit_at]] = ix.unescape(f[ix.ACTION])
             runs[f[id_at]] = Run(environment=ix.unescape(f[resource_at]) or environment, run_id=f[run_at],
                                  intent_id=f[id_at], time=f[time_at], commit=f[commit_at],
                                  author=ix.unescape(f[ix.ACTION]), actor=ix.unescape(f[ix.OUTCOME]),
@@ -134,7 +137,8 @@ def rows_from_index(items: Iterable[Fields], environment: str = "",
         http, duration, audit, n = f[ix.HTTP], f[ix.DURATION], f[ix.AUDIT_IDS], f[ix.N]
         append(Row(
             f[time_at], run.environment if run else environment, f[run_at], f[id_at], kind, f[resource_at],
-            f[ix.ACTION], f[ix.OUTCOME], run.commit if run else f[commit_at], run.author if run else "",
+            f[ix.ACTION], f[ix.OUTCOME], run.commit if run else f[commit_at],
+            run.author if run else authors.get(f[commit_at], ""),
             run.actor if run else "", int(http) if http else None, float(duration) if duration else None,
             tuple(audit.split(",")) if audit else (), ix.unescape(f[ix.MESSAGE]), f[owner_at],
             int(n) if n else -1, f[ix.DETAIL], run))
@@ -218,13 +222,13 @@ def _short_time(text: str) -> str:
 def render_text(selected: Sequence[Row]) -> str:
     if not selected:
         return "no recorded actions match"
-    header = ("TIME", "ENV", "COMMIT", "ACTOR", "RESOURCE", "ACTION", "OUTCOME")
+    header = ("TIME", "ENV", "COMMIT", "AUTHOR", "ACTOR", "RESOURCE", "ACTION", "OUTCOME")
     columns = [
         [_short_time(r.time) for r in selected], [r.environment for r in selected], [r.commit[:12] for r in selected],
-        [r.actor for r in selected], [r.resource for r in selected], [r.action for r in selected],
-        [f"! {r.outcome}" if r.unexplained else r.outcome for r in selected],
+        [r.author for r in selected], [r.actor for r in selected], [r.resource for r in selected],
+        [r.action for r in selected], [f"! {r.outcome}" if r.unexplained else r.outcome for r in selected],
     ]
-    details = [(f"{r.http} {r.message}" if r.http else r.message).strip()[:100] for r in selected]
+    details = [(f"{r.http} {r.message}" if r.http else r.message).strip()[:160] for r in selected]
     widths = [max(len(h), *map(len, col)) for h, col in zip(header, columns, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
     lines = [fmt.format(*header, "DETAIL").rstrip()]

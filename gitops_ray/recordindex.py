@@ -28,7 +28,7 @@ from typing import Any
 from gitops_ray.record import Entry, RecordStore, canonical_json, parse_entry, scan_bytes, sha256_hex
 
 SUFFIX = ".idx"
-HEADER = "gitops-ray-record-index\t3"
+HEADER = "gitops-ray-record-index\t4"
 ROW_OBSERVATIONS = frozenset({"disappearance", "final-status", "drift", "health"})
 _MAX_PATHS = 20
 _MESSAGE = 300
@@ -126,7 +126,7 @@ def _observation(fields: list[str], obs: Mapping[str, Any]) -> None:
         fields[ACTION] = "final-status"
         fields[OUTCOME] = "/".join(str(s) for s in (status.get("jobDeploymentStatus") or status.get("state"),
                                                     status.get("jobStatus")) if s)
-        fields[COMMIT], fields[MESSAGE] = str(obs.get("commit", "")), _escape(status.get("message"))
+        fields[COMMIT], fields[MESSAGE] = str(obs.get("commit", "")), _escape(_final_words(status, obs))
         fields[DETAIL] = _json({"uid": obs.get("uid"), "status": status, "when": obs.get("when"),
                                 "facts": obs.get("facts"), "specDigest": obs.get("specDigest")})
     elif kind == "drift":
@@ -136,6 +136,18 @@ def _observation(fields: list[str], obs: Mapping[str, Any]) -> None:
     else:
         fields[ACTION], fields[OUTCOME], fields[MESSAGE] = "health", str(obs.get("outcome", "")), \
             _escape(obs.get("message"))
+
+
+def _final_words(status: Mapping[str, Any], obs: Mapping[str, Any]) -> str:
+    """One line for a final status: what an auditor asks of a run Ray may since have cleaned up."""
+    facts = obs.get("facts") or {}
+    gpus = ", ".join(f"{k}: {v}" for kind in ("gpu", "tpu")
+                     for k, v in ((facts.get("accelerators") or {}).get(kind) or {}).items())
+    parts = [f"job {status['jobId']}" if status.get("jobId") else "",
+             f"ended {status['endTime']}" if status.get("endTime") else "",
+             f"images {', '.join(facts.get('images') or ())}" if facts.get("images") else "",
+             f"GPUs {gpus}" if gpus else "", str(status.get("message") or "")]
+    return "; ".join(p for p in parts if p)
 
 
 def _lines(entries: Sequence[Entry]) -> bytes:

@@ -25,7 +25,7 @@ from gitops_ray.record import Entry, EntryKind, RecordStore, canonical_json, sca
 from gitops_ray.refs import ObjectRef, split_api_version
 
 SUFFIX = ".state"
-VERSION = 1
+VERSION = 2
 RUN_ANNOTATION = "gitops-ray.io/run"
 WRITE_OPS = frozenset({"create", "update", "replace", "delete"})
 _ACTION_KEYS = ("n", "ref", "apiVersion", "op", "strategy", "uidBefore", "desiredSha256", "specDigest")
@@ -49,6 +49,7 @@ class Known:
     owner: dict[str, str] | None = None  # controller ownerReference: kind, name, uid
     commit: str = ""
     cleanup: dict[str, Any] = field(default_factory=dict)
+    spec_digest: str = ""  # RayJobs: the spec gitops-ray applied (plan.spec_digest), when known
 
     @property
     def object_ref(self) -> ObjectRef:
@@ -62,12 +63,15 @@ class Known:
             out["commit"] = self.commit
         if self.cleanup:
             out["cleanup"] = self.cleanup
+        if self.spec_digest:
+            out["specDigest"] = self.spec_digest
         return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Known:
         return cls(ref=str(data["ref"]), api_version=str(data.get("apiVersion", "")), uid=str(data["uid"]),
-                   owner=data.get("owner"), commit=str(data.get("commit", "")), cleanup=dict(data.get("cleanup") or {}))
+                   owner=data.get("owner"), commit=str(data.get("commit", "")), cleanup=dict(data.get("cleanup") or {}),
+                   spec_digest=str(data.get("specDigest", "")))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,15 +85,18 @@ class FinishedJob:
     run_id: str
     entry_id: str
     commit: str = ""
+    via: str = ""  # no status seen: the Ray cleanup rule that deleted the finished RayJob
 
     @property
     def succeeded(self) -> bool:
         return self.job_deployment_status == "Complete" and self.job_status in ("SUCCEEDED", "")
 
     def describe(self) -> str:
+        commit = f" of commit {self.commit[:12]}" if self.commit else ""
+        if self.via and not self.job_deployment_status:
+            return f"ran and was deleted by its cleanup rule ({self.via}){commit} (record entry {self.entry_id})"
         state = "/".join(s for s in (self.job_deployment_status, self.job_status) if s)
         when = f" at {self.end_time}" if self.end_time else ""
-        commit = f" of commit {self.commit[:12]}" if self.commit else ""
         return f"{state}{when}{commit} (record entry {self.entry_id})"
 
 
@@ -174,7 +181,8 @@ class RecordIndex:
             planned = next((a for a in intent.actions if a.get("n") == n), {}) if intent else {}
             self.known[str(result["uidAfter"])] = Known(
                 ref=str(action.get("ref")), api_version=str(action.get("apiVersion", "")), uid=str(result["uidAfter"]),
-                commit=intent.commit if intent else "", cleanup=dict(planned.get("cleanup") or {}))
+                commit=intent.commit if intent else "", cleanup=dict(planned.get("cleanup") or {}),
+                spec_digest=str(planned.get("specDigest") or ""))
 
     def _observation(self, entry: Entry, obs: Mapping[str, Any]) -> None:
         kind = obs.get("type")
@@ -184,6 +192,15 @@ class RecordIndex:
                 self.known[known.uid] = known
         elif kind == "disappearance":
             self.known.pop(str(obs.get("uid")), None)
+            why = obs.get("authorizedBy") or {}
+            if obs.get("cause") == "ray-cleanup-rule" and obs.get("specDigest") and \
+                    str(obs.get("ref", "")).startswith("RayJob/"):
+                # A RayJob a cleanup rule deleted had finished (the operator deletes only then),
+                # even when no run saw its terminal status: the planner must not re-run it.
+                self.finished.append(FinishedJob(
+                    ref=str(obs.get("ref")), uid=str(obs.get("uid")), spec_digest=str(obs["specDigest"]),
+                    job_deployment_status="", job_status="", end_time="", run_id=entry.run_id, entry_id=entry.id,
+                    commit=str(why.get("commit") or ""), via=str(why.get("rule") or "a Ray cleanup rule")))
         elif kind == "final-status":
             status = obs.get("status") or {}
             self.statuses.add((str(obs.get("uid")), str(status.get("jobDeploymentStatus") or ""),

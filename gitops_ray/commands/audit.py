@@ -43,7 +43,9 @@ def anchor_cluster(environment: Any, *, kubeconfig: str | None = None,
         except (GitopsRayError, ImportError, OSError) as err:
             yield None, f"cluster anchor not checked: {getattr(err, 'message', None) or err}"
             return
-        yield cluster, ""
+        from gitops_ray.anchors import ClusterConfigMaps
+
+        yield ClusterConfigMaps(cluster), ""
 
 
 def _notes_here() -> Any:
@@ -85,7 +87,8 @@ def verify(env_name: str | None, record_dir: str | None, kubeconfig: str | None,
 
     environment: Any = None
     if env_name is not None:
-        environment = load_environment_or_name(env_name) if record_dir is None else env_name
+        # Read even with --record-dir: the environment names the cluster and namespace of its anchor.
+        environment = load_environment_or_name(env_name)
     stores = record_stores(env_name, record_dir)
     if not stores or not any(s.exists() for s in stores):
         click.echo("error: no record found" + (f" for {env_name}" if env_name else ""), err=True)

@@ -159,7 +159,7 @@ class FakeCluster:
         found = self.objects.get(("ConfigMap", namespace, name))
         return copy.deepcopy(found) if found else None
 
-    def apply_configmap(self, body: dict[str, Any]) -> None:
+    def apply_configmap(self, body: dict[str, Any], *, audit_id: str | None = None) -> None:
         if self.fail_configmap:
             from gitops_ray.errors import ClusterError
 

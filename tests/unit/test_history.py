@@ -42,13 +42,14 @@ def test_text_history_has_one_row_per_action(world):
     out = run_cli(history_cli, "--record-dir", str(world.store.path.parent))
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
-    assert lines[0].split() == ["TIME", "ENV", "COMMIT", "ACTOR", "RESOURCE", "ACTION", "OUTCOME", "DETAIL"]
+    assert lines[0].split() == ["TIME", "ENV", "COMMIT", "AUTHOR", "ACTOR", "RESOURCE", "ACTION", "OUTCOME",
+                                 "DETAIL"]
     body = lines[1:]
     assert len(body) == 3
     assert all("aaaaaaaaaaaa" in line and "github-actions:deploy-bot" in line and " create " in line for line in body)
-    assert [line.split()[5] for line in body] == ["Namespace//ray-dev", "ConfigMap/ray-dev/cfg",
+    assert [line.split()[6] for line in body] == ["Namespace//ray-dev", "ConfigMap/ray-dev/cfg",
                                                   "RayJob/ray-dev/job"] or \
-        {line.split()[5] for line in body} == {"Namespace/ray-dev", "ConfigMap/ray-dev/cfg", "RayJob/ray-dev/job"}
+        {line.split()[6] for line in body} == {"Namespace/ray-dev", "ConfigMap/ray-dev/cfg", "RayJob/ray-dev/job"}
 
 
 def test_resource_history_keeps_final_status_and_the_cleanup_of_its_cluster(world):
