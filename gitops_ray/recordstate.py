@@ -94,7 +94,7 @@ class FinishedJob:
     def describe(self) -> str:
         commit = f" of commit {self.commit[:12]}" if self.commit else ""
         if self.via and not self.job_deployment_status:
-            return f"ran and was deleted by its cleanup rule ({self.via}){commit} (record entry {self.entry_id})"
+            return f"finished and was deleted by its cleanup rule ({self.via}){commit} (record entry {self.entry_id})"
         state = "/".join(s for s in (self.job_deployment_status, self.job_status) if s)
         when = f" at {self.end_time}" if self.end_time else ""
         return f"{state}{when}{commit} (record entry {self.entry_id})"

@@ -222,8 +222,9 @@ class World:
         recorder.recover(lambda ref: self.cluster.get(ref.kind, ref.namespace, ref.name))
         recorder.observe(self.cluster.owned())
         plan = self.plan(*docs, recorder=recorder, commit=commit)
+        recorder.close_on_finish = False  # as the engine: one checkpoint after the post-apply inventory
         result = execute(plan, self.cluster, ApplyOptions(environment=self.env, wait=False, run_id=recorder.run_id,
                                                           recorder=recorder))  # type: ignore[arg-type]
         recorder.observe(self.cluster.owned())
-        recorder.close()
+        recorder.close(result)
         return result, recorder

@@ -286,7 +286,85 @@ def test_runtime_env_var_values_in_a_changed_runtime_env_yaml_are_redacted(world
     runtime_env = f"  runtimeEnvYAML: |\n    env_vars:\n      TOKEN: \"{token}\"\n"
     with_env = JOB.replace("  entrypoint: python run.py\n", "  entrypoint: python run.py\n" + runtime_env)
     world.run(NS, with_env)
-    world.run(NS, with_env.replace(token, token + "-rotated"))
+    finish_job(world)  # a finished job is replaced: the diff carries the old and new YAML strings
+    result, _ = world.run(NS, with_env.replace(token, token + "-rotated"))
+    assert {r.change.action for r in result.results if r.change.ref == JOB_REF} == {Action.REPLACE}
     data = world.store.path.read_text()
     assert 'TOKEN: \\"(hidden)' in data  # the YAML string is recorded, its env var value is not
     assert token not in data
+
+
+DELETE_SELF = ("  deletionStrategy:\n    deletionRules:\n      - {condition: {jobStatus: SUCCEEDED, ttlSeconds: 0}, "
+               "policy: DeleteSelf}\n")
+
+
+def test_job_deleted_by_its_rule_before_any_run_saw_it_finish_is_completed_for_that_spec_only(world):
+    job_doc = JOB.replace("  shutdownAfterJobFinishes: true\n  ttlSecondsAfterFinished: 60\n", DELETE_SELF)
+    world.run(NS, job_doc)
+    world.cluster.objects.pop(("RayJob", "ray-dev", "job"))  # ran and deleted itself between two runs
+    result, recorder = world.run(NS, job_doc)
+    [gone] = [e.predicate["observation"] for e in world.store.entries()
+              if e.predicate.get("observation", {}).get("type") == "disappearance"]
+    assert gone["cause"] == "ray-cleanup-rule" and gone["authorizedBy"]["finalStatusRecorded"] is False
+    assert gone["specDigest"].startswith("sha256:")
+    gone_id = next(e.id for e in world.store.entries() if e.predicate.get("observation", {}).get("type")
+                   == "disappearance")
+    [job] = [r for r in result.results if r.change.ref == JOB_REF]
+    assert job.change.action is Action.NOOP
+    assert job.change.reason == ("completed: finished and was deleted by its cleanup rule (deletionRules: DeleteSelf "
+                                 f"after 0s (jobStatus=SUCCEEDED)) of commit {'a' * 12} (record entry {gone_id}); "
+                                 "not re-run")
+    assert [r for _, r, _ in world.cluster.requests if r == "RayJob/ray-dev/job"] == ["RayJob/ray-dev/job"]  # once
+    changed = world.plan(NS, job_doc.replace("run.py", "run2.py"), recorder=recorder)
+    assert {c.action for c in changed.changes if c.ref == JOB_REF} == {Action.CREATE}
+
+
+def test_a_job_that_was_only_deleted_by_hand_is_not_completed(world):
+    world.run(NS, JOB)  # shutdownAfterJobFinishes deletes the cluster, never the RayJob
+    world.cluster.objects.pop(("RayJob", "ray-dev", "job"))
+    result, _ = world.run(NS, JOB)
+    [job] = [r for r in result.results if r.change.ref == JOB_REF]
+    assert job.change.action is Action.CREATE
+
+
+def test_cluster_gone_before_any_listing_is_attributed_from_the_jobs_final_status(world):
+    world.run(NS, JOB)
+    finish_job(world)  # its cluster job-raycluster-abcde came and went between two runs (a short TTL)
+    recorder = world.recorder()
+    recorder.observe(world.cluster.owned())
+    recorder.observe(world.cluster.owned())  # once only
+    [gone] = [e.predicate["observation"] for e in world.store.entries()
+              if e.predicate.get("observation", {}).get("type") == "disappearance"]
+    assert gone["ref"] == "RayCluster/ray-dev/job-raycluster-abcde" and gone["cause"] == "ray-cleanup-rule"
+    why = gone["authorizedBy"]
+    assert why["neverListed"] is True and why["owner"] == "RayJob/ray-dev/job" and why["commit"] == "a" * 40
+    assert why["rule"] == "shutdownAfterJobFinishes=true, ttlSecondsAfterFinished=60"
+    assert why["ownerStatus"]["jobId"] == "job-123"
+
+
+def test_a_cluster_listed_before_is_not_attributed_twice_and_a_selected_cluster_is_not_the_jobs(world):
+    world.run(NS, JOB)
+    operator_creates_cluster(world)
+    world.recorder().observe(world.cluster.owned())  # listed: inventoried by uid
+    finish_job(world)
+    recorder = world.recorder()
+    recorder.observe(world.cluster.owned())  # still there: final status only
+    assert not [e for e in world.store.entries() if e.predicate.get("observation", {}).get("type") == "disappearance"]
+    job = world.cluster.objects[("RayJob", "ray-dev", "job")]
+    job["spec"]["clusterSelector"] = {"ray.io/cluster": "shared"}
+    assert evidence.unlisted_cluster(job, {}, recorder.index) is None
+
+
+def test_a_deletion_rule_whose_condition_did_not_hold_does_not_explain_the_cluster(world):
+    on_failure = JOB.replace("  shutdownAfterJobFinishes: true\n  ttlSecondsAfterFinished: 60\n",
+                             "  deletionStrategy:\n    deletionRules:\n      - {condition: {jobStatus: FAILED, "
+                             "ttlSeconds: 0}, policy: DeleteCluster}\n")
+    world.run(NS, on_failure)
+    operator_creates_cluster(world)
+    world.recorder().observe(world.cluster.owned())
+    finish_job(world, status="SUCCEEDED")
+    world.cluster.objects.pop(("RayCluster", "ray-dev", "job-raycluster-abcde"))  # someone else deleted it
+    world.recorder().observe(world.cluster.owned())
+    [gone] = [e.predicate["observation"] for e in world.store.entries()
+              if e.predicate.get("observation", {}).get("type") == "disappearance"]
+    assert gone["cause"] == "unexplained"
