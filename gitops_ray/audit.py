@@ -9,7 +9,9 @@ Integration contract for the engine (engine.py / reconcile), a handful of calls:
         actor=provenance.actor(kube_user=cluster.identity()),
         target=provenance.target(server=cluster.server, context=cluster.context, kuberay_version=...,
                                  crd_schema_version=desired.kuberay_version, namespaces=environment.namespaces),
-        anchors=audit.default_anchors(environment, cluster=cluster, repository=repo, commit=commit_sha),
+        anchors=audit.default_anchors(environment, cluster=anchors.ClusterConfigMaps(cluster),
+                                      repository=repo, commit=commit_sha),
+        close_on_finish=False,                                  # the engine closes after its last observe
     )
     recorder.recover(lambda ref: live.get(ref))    # 1. finish what a killed run left open, before anything new
     recorder.observe(live.owned)                    # 2. new objects, disappearances (with cause), final statuses
@@ -18,15 +20,17 @@ Integration contract for the engine (engine.py / reconcile), a handful of calls:
         # apply calls recorder.intent(plan, run_id) before its first write (the returned entry id is the
         # Audit-ID prefix: audit_id(entry_id, n)), recorder.evidence(change, live) before deleting or
         # replacing, recorder.outcome(result) after each write (thread-safe), recorder.finish(result)
-    recorder.observe(read_live(...).owned)          # optional, after apply: inventory what the operator made
-    recorder.close()                                # checkpoint + anchors if finish() did not already
+    recorder.observe(read_live(...).owned)          # after apply: what the operator made, jobs that finished
+    recorder.close(result)                          # one checkpoint + anchor write (Audit-ID <checkpoint id>-1)
     # plan-only / drift runs: recorder.observe(...); recorder.drift(plan); recorder.close()
 
-`finish`/`close` write the `checkpoint` entry and publish it to the anchors;
-an anchor that cannot be written is recorded (observation `anchor-failed`) and
-listed in `recorder.notices`, never raised. Every value that reaches the record
-passes the redactor built from the plan: Secret values (as given and base64-
-decoded) are removed everywhere, container env values from free text.
+`close` (and `finish`, unless `close_on_finish=False`) writes the `checkpoint`
+entry and publishes it to the anchors; a run that dies before it leaves its
+intent open for the next run's `recover`. An anchor that cannot be written is
+recorded (observation `anchor-failed`) and listed in `recorder.notices`, never
+raised. Every value that reaches the record passes the redactor built from the
+plan and the observed objects: Secret values (as given and base64-decoded) are
+removed everywhere, container env values from free text.
 
 A run starts from the folded state saved beside the log (recordstate.py) and
 reads only what was appended since, so its cost does not grow with the record.

@@ -518,7 +518,7 @@ def test_secret_values_never_reach_plan_or_apply_output_in_any_format(world: Wor
         found[name] = leaked(done.stdout + done.stderr)
 
     world.commit(secret_files("-v1"))
-    run("plan", *common, "-o", "json", code=2)  # create: whole objects in the diff
+    run("plan", *common, "-o", "json", code=2)  # create (no whole-object diff since e252f73, but check)
     assert world.apply(wait="none").ok
     world.commit(secret_files("-v2"))
     for fmt in ("text", "json", "markdown"):
