@@ -246,8 +246,9 @@ class SchemaSet:
     def entries(self) -> list[SchemaEntry]:
         return list(self._by_key.values())
 
-    def served_versions(self, kind: str) -> list[str]:
-        return sorted(api for api, k in self._by_key if k == kind)
+    def served_versions(self, group: str, kind: str) -> list[str]:
+        """The apiVersions this kind of this group has schemas for (`ray.io/v1`, ...)."""
+        return sorted(api for api, k in self._by_key if k == kind and api.rpartition("/")[0] == group)
 
 
 @functools.cache

@@ -47,6 +47,8 @@ RULES: dict[str, str] = {
     "schema:<keyword>": "the JSON Schema keyword that failed: schema:type, schema:required, "
                         "schema:additionalProperties, schema:enum, schema:pattern, schema:minimum, ...",
     "schema:missing": "no schema for the document's apiVersion and kind (--ignore-missing-schemas skips it)",
+    "schema:unserved-version": "a known kind at an apiVersion that is not served, or a ray.io kind the KubeRay "
+                               "version does not have (never skipped)",
     "schema:deprecated-version": "the CRD marks this apiVersion deprecated (warning)",
 }
 
@@ -157,6 +159,9 @@ class Checker:
         """(findings, had a schema, the body as the API server would store it if it is valid)."""
         compiled = self.compiled(manifest.api_version, manifest.kind)
         if compiled is None:
+            versions = self.schemas.served_versions(manifest.ref.group, manifest.kind)
+            if versions or manifest.ref.group == RAY_GROUP:  # known group: a wrong version, not an unknown kind
+                return [self._unserved(manifest, versions)], False, None
             if self.options.ignore_missing_schemas:
                 return [], False, None
             return [self._missing(manifest)], False, None
@@ -175,15 +180,25 @@ class Checker:
         )], True, body
 
     def _missing(self, manifest: Manifest) -> Finding:
-        versions = self.schemas.served_versions(manifest.kind)
-        hint = (f"; this kind is served as {', '.join(versions)}" if versions
-                else "; add its CRD with `gitops-ray schemas import` or pass --ignore-missing-schemas")
         return _finding(
             manifest, ("kind",), "schema:missing",
             f"no schema for {manifest.kind} {manifest.api_version} (KubeRay {self.schemas.kuberay_version}, "
-            f"Kubernetes {self.schemas.kubernetes_version}){hint}",
+            f"Kubernetes {self.schemas.kubernetes_version}); add its CRD with `gitops-ray schemas import` "
+            "or pass --ignore-missing-schemas",
             position=_top_level_position(manifest, "kind"),
         )
+
+    def _unserved(self, manifest: Manifest, versions: list[str]) -> Finding:
+        """A kind of a group we know whole (ray.io, the bundled core kinds) at a version that does not exist."""
+        if versions:
+            message = (f"{manifest.kind} is not served as {manifest.api_version}; it is served as "
+                       f"{', '.join(versions)}")
+            where = "apiVersion"
+        else:
+            message = f"KubeRay {self.schemas.kuberay_version} has no {manifest.kind} kind"
+            where = "kind"
+        return _finding(manifest, (where,), "schema:unserved-version", message,
+                        position=_top_level_position(manifest, where))
 
 
 def _finding(manifest: Manifest, path: Sequence[PathElem], rule: str, message: str,

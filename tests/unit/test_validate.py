@@ -250,9 +250,22 @@ def test_unknown_kinds_are_errors_at_their_kind_line() -> None:
     assert validate_text(text, ignore_missing_schemas=True) == []
 
 
-def test_a_kind_at_an_unserved_version_names_the_served_ones() -> None:
-    [finding] = validate_text(CLUSTER.replace("apiVersion: ray.io/v1", "apiVersion: ray.io/v2"))
-    assert finding.rule == "schema:missing" and "ray.io/v1, ray.io/v1alpha1" in finding.message
+def test_a_known_kind_at_an_unserved_version_is_an_error_even_when_ignoring_missing_schemas() -> None:
+    text = CLUSTER.replace("apiVersion: ray.io/v1", "apiVersion: ray.io/v2")
+    [finding] = validate_text(text, ignore_missing_schemas=True)
+    assert finding.rule == "schema:unserved-version" and "ray.io/v1, ray.io/v1alpha1" in finding.message
+    assert finding.line == line_of(text, "apiVersion: ray.io/v2")[0]
+    service = "apiVersion: v2\nkind: Service\nmetadata:\n  name: s\n"
+    assert [f.rule for f in validate_text(service, ignore_missing_schemas=True)] == ["schema:unserved-version"]
+
+
+def test_a_kuberay_kind_the_version_lacks_is_an_error() -> None:
+    cron = ("apiVersion: ray.io/v1\nkind: RayCronJob\nmetadata:\n  name: c\nspec:\n  schedule: '* * * * *'\n"
+            "  jobTemplate: {entrypoint: x, clusterSelector: {ray.io/cluster: c}}\n")
+    [finding] = validate_text(cron, ignore_missing_schemas=True)
+    assert (finding.rule, finding.line) == ("schema:unserved-version", 2)
+    assert finding.message == "KubeRay 1.5.1 has no RayCronJob kind"
+    assert [f.rule for f in validate_text(cron, version="1.6.2")] == ["kuberay:feature-gate"]
 
 
 def test_deprecated_api_versions_warn() -> None:
