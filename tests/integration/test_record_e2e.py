@@ -203,7 +203,7 @@ def test_every_write_of_an_apply_carries_an_audit_id_found_in_the_record_and_the
     assert len(ours) == len(writes), [r for r in writes if r not in ours]  # the operator writes in-process
     object_writes = [r for r in ours if "gitops-ray-record-rec" not in r["path"]]
     anchor_writes = [r for r in ours if "gitops-ray-record-rec" in r["path"]]
-    # 3 creates + namespace + RayJob in run 1; an update and a delete in run 2.
+    # Run 1 creates the namespace, two ConfigMaps and the RayJob; run 2 updates one and prunes one.
     assert len(object_writes) == 6 and len(anchor_writes) == 2
     assert {r["auditID"] for r in object_writes} == set(recorded)
     for request in object_writes:
@@ -376,7 +376,7 @@ def test_apply_killed_between_writes_leaves_intents_for_every_change_and_the_nex
         process.communicate(timeout=10)
     assert process.returncode == -signal.SIGKILL
     run = killed_run()
-    time.sleep(0.5)  # a request already in flight still lands (the server finishes it)
+    time.sleep(0.8)  # a request already in flight still lands (the server finishes it)
     changed = changed_by(run)
     assert 1 <= len(changed) < len(names), changed
 
@@ -518,12 +518,11 @@ def test_secret_values_never_reach_plan_or_apply_output_in_any_format(world: Wor
         found[name] = leaked(done.stdout + done.stderr)
 
     world.commit(secret_files("-v1"))
-    run("plan", *common, "-o", "json", code=2)  # create (no whole-object diff since e252f73, but check)
     assert world.apply(wait="none").ok
     world.commit(secret_files("-v2"))
     for fmt in ("text", "json", "markdown"):
         run("plan", *common, "-o", fmt, code=2)  # update: before and after of each value
-    run("apply", *common, "--dry-run", code=0)
-    run("apply", *common, "--no-wait", "-o", "json", code=0)
+    run("apply", *common, "--dry-run", "-o", "json", code=0)
+    run("apply", *common, "--no-wait", code=0)
     assert not leaked(world.log.read_bytes())
     assert not any(found.values()), {k: v for k, v in found.items() if v}
