@@ -140,6 +140,17 @@ class StrictLoader(yaml.CSafeLoader):
 
     _resolved: ClassVar[dict[str, str]] = {}
 
+    # PyYAML calls these two for every node to track path resolvers; this loader registers none.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+    @classmethod
+    def add_path_resolver(cls, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("StrictLoader does not support path resolvers")
+
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
         """PyYAML's implicit-tag resolution (a regex scan per plain scalar), memoised: keys
         and common values repeat across documents, and this was a third of parse time.
