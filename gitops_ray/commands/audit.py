@@ -88,7 +88,7 @@ def verify(env_name: str | None, record_dir: str | None, kubeconfig: str | None,
     environment: Any = None
     if env_name is not None:
         # Read even with --record-dir: the environment names the cluster and namespace of its anchor.
-        environment = load_environment_or_name(env_name)
+        environment = load_environment_or_name(env_name, notice=record_dir is None)
     stores = record_stores(env_name, record_dir)
     if not stores or not any(s.exists() for s in stores):
         click.echo("error: no record found" + (f" for {env_name}" if env_name else ""), err=True)

@@ -28,16 +28,18 @@ def record_stores(env_name: str | None, record_dir: str | None) -> list[RecordSt
     return [audit.open_store(load_environment_or_name(env_name))]
 
 
-def load_environment_or_name(env_name: str) -> Environment | str:
+def load_environment_or_name(env_name: str, *, notice: bool = True) -> Environment | str:
     """The environment from the repository at the current directory (for record.dir and the
-    anchors), or just its name when there is none to read, with a notice."""
+    anchors), or just its name when there is none to read, with a notice unless told not to
+    (when --record-dir names the record, the default location is not what is used)."""
     from gitops_ray.errors import GitopsRayError
     from gitops_ray.pipeline import open_environment
 
     try:
         _, environment = open_environment(env=env_name, repo=None, ref=None, worktree=False)
     except GitopsRayError as err:
-        click.echo(f"notice: {err.message}; using the default record location", err=True)
+        if notice:
+            click.echo(f"notice: {err.message}; using the default record location", err=True)
         return env_name
     return environment
 
