@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from gitops_ray import health, ray
 from gitops_ray.changes import Action, ApplyResult, Change, ChangeResult, Outcome, Plan
 from gitops_ray.cluster import ApiError, Cluster, FieldConflict
-from gitops_ray.diff import APPLIED_ANNOTATION, desired_digest
+from gitops_ray.diff import APPLIED_ANNOTATION
 from gitops_ray.environment import Environment
 from gitops_ray.errors import ClusterError
 from gitops_ray.plan import apply_body
@@ -203,7 +203,8 @@ class _Runner:
         body = dict(apply_body(change, self.options.environment))
         body["metadata"] = meta = dict(body["metadata"])
         meta["annotations"] = annotations = dict(meta.get("annotations") or {})
-        annotations[APPLIED_ANNOTATION] = desired_digest(change.desired or {})
+        if change.digest:
+            annotations[APPLIED_ANNOTATION] = change.digest
         annotations[COMMIT_ANNOTATION] = self.plan.commit or "worktree"
         if change.source:
             annotations[SOURCE_ANNOTATION] = change.source

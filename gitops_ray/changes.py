@@ -83,6 +83,7 @@ class Change:
     live: dict[str, Any] | None = field(default=None, repr=False)
     source: str = ""  # file:line of the manifest, "" for prunes
     strategy: str = "ssa"  # ssa | replace | delete | none
+    digest: str = ""  # what Git declares, stamped as gitops-ray.io/applied when applied
 
     @property
     def live_uid(self) -> str | None:

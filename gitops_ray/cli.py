@@ -7,6 +7,7 @@ Exit codes are documented in the README and in each command's --help.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -57,6 +58,10 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: user errors become one line on stderr and their exit code."""
+    # A plan holds tens of thousands of long-lived dicts (manifests, live objects); with
+    # CPython's default thresholds the cyclic GC rescans them over and over: ~40% of a
+    # 10,000-object plan (docs/benchmarks.md). A short-lived CLI can collect rarely.
+    gc.set_threshold(200_000, 50, 1000)
     try:
         return cli.main(args=argv, prog_name="gitops-ray", standalone_mode=False)
     except click.exceptions.Exit as exit_:

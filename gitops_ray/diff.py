@@ -21,7 +21,6 @@ The comparison is deliberately narrow, like Flux's and Argo CD's normalisers:
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -289,14 +288,8 @@ def _mask_tree(value: Any, kind: str, path: Sequence[str | int]) -> Any:
 
 
 APPLIED_ANNOTATION = "gitops-ray.io/applied"
-
-
-def desired_digest(desired: dict[str, Any]) -> str:
-    """Digest of what Git declares for an object (our own annotations left out): stamped on
-    the object when applied, so an unchanged manifest needs no managedFields walk."""
-    body = comparable(desired)
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+"""Stamped with the digest of what Git declared when gitops-ray last applied the object:
+while it still matches, nothing gitops-ray set can have been dropped from Git."""
 
 
 def compare(
@@ -306,8 +299,10 @@ def compare(
     kind: str,
     ignore: Sequence[tuple[str, ...]] = (),
     manager: str = "gitops-ray",
+    digest: str | None = None,
 ) -> tuple[FieldChange, ...]:
-    """Field-level changes that applying `desired` would make to `live` (masked)."""
+    """Field-level changes that applying `desired` would make to `live` (masked). `digest`
+    identifies what Git declares (see APPLIED_ANNOTATION)."""
     want = without_paths(comparable(desired), ignore)
     if live is None:
         return (FieldChange(path="", op="add"),)  # the whole object; its manifest is the change's source
@@ -316,7 +311,7 @@ def compare(
     if not matches(have, want):
         changes.extend(_deepdiff(project(have, want), strip_nulls(want), kind))
     applied = ((live.get("metadata") or {}).get("annotations") or {}).get(APPLIED_ANNOTATION)
-    if applied is not None and applied == desired_digest(desired):
+    if digest is not None and applied == digest:
         return tuple(changes)  # Git unchanged since we applied it: nothing we set can have been dropped
     seen = {c.path for c in changes}
     for removal in removals(live, desired, manager=manager, kind=kind, ignore=ignore):

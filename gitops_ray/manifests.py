@@ -17,6 +17,7 @@ so one run reports every broken file at once.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -83,6 +84,13 @@ class Manifest:
     @property
     def kind(self) -> str:
         return self.ref.kind
+
+    def content_digest(self) -> str:
+        """Digest of the manifest's own text (the document, and the item for List members):
+        equal text means an equal body, without serialising the body."""
+        start, end = self.doc_span
+        data = f"{self.source.text[start:end]}\0{self.item_path}".encode()
+        return hashlib.sha256(data).hexdigest()[:32]
 
     def locate(self, path: Sequence[PathElem]) -> tuple[int, int]:
         """Line and column (1-based) of `path`, or of its nearest parent in the file."""

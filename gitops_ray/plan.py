@@ -61,6 +61,13 @@ def spec_digest(body: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(spec.encode()).hexdigest()
 
 
+def manifest_digest(manifest: Manifest, environment: Environment) -> str:
+    """What Git declares for the object in this environment, cheaply: the manifest's text plus
+    what `desired_object` adds (environment, namespace)."""
+    key = f"{manifest.content_digest()}\0{environment.name}\0{manifest.ref.namespace}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
 def desired_object(manifest: Manifest, environment: Environment) -> dict[str, Any]:
     """The body we would apply: the manifest with ownership labels and a namespace."""
     body = dict(manifest.body)  # shallow: only metadata is rewritten; apply copies what it changes
@@ -126,8 +133,9 @@ def _change_for(
 ) -> Change:
     env = options.environment
     current = live.get(ref)
+    digest = manifest_digest(manifest, env)
     base: dict[str, Any] = {"ref": ref, "api_version": manifest.api_version, "desired": desired, "live": current,
-                            "source": f"{manifest.origin.file}:{manifest.origin.line}"}
+                            "source": f"{manifest.origin.file}:{manifest.origin.line}", "digest": digest}
     if current is None:
         if ref.kind == "RayJob" and history is not None:
             finished = history.finished(ref, spec_digest(desired))
@@ -140,7 +148,8 @@ def _change_for(
         return Change(**base, action=Action.BLOCKED, strategy="none",
                       reason="being deleted (waiting for finalizers); it is re-created by a later run")
     ignore = _ignore_patterns(desired, env)
-    changes = diff.compare(desired, current, kind=ref.kind, ignore=ignore, manager=options.field_manager)
+    changes = diff.compare(desired, current, kind=ref.kind, ignore=ignore, manager=options.field_manager,
+                           digest=digest)
     adopting = ref not in live.owned
     if not changes and not adopting:
         return Change(**base, action=Action.NOOP, reason="in sync", strategy="none")
