@@ -164,8 +164,8 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15, what: str = "
 @pytest.fixture
 def make_world(git_repo: Callable[..., Any], make_sandbox: Callable[..., Sandbox],
                tmp_path: Path) -> Iterator[Callable[..., World]]:
-    def make(**kwargs: Any) -> World:
-        box = make_sandbox(operator=True, operator_timings=FAST)
+    def make(timings: OperatorTimings = FAST, **kwargs: Any) -> World:
+        box = make_sandbox(operator=True, operator_timings=timings)
         return World(git_repo(), box, tmp_path, **kwargs)
 
     yield make
@@ -270,6 +270,31 @@ def test_rayjob_cleaned_up_by_its_ttl_keeps_final_status_and_the_clusters_disapp
     review = world.history("--commit", set_ttl, "-o", "markdown")
     assert "| RayCluster/ray-rec/" + cluster_name + " | ray-cleanup-rule |" in review.stdout
     assert job["status"]["jobId"] in review.stdout
+
+
+def test_self_deleted_rayjob_nobody_saw_finish_is_completed_in_plan_and_history(
+        make_world: Callable[..., World]) -> None:
+    # The job runs for a second: apply's post-apply inventory sees it New, the next run sees it gone.
+    world = make_world(OperatorTimings(tick=0.05, head_ready=0.1, job_pending=0.1, job_runtime=1.0))
+    delete_self = ("  deletionStrategy:\n    deletionRules:\n"
+                   "      - {policy: DeleteSelf, condition: {jobStatus: SUCCEEDED, ttlSeconds: 0}}\n")
+    applied = world.commit({"job.yaml": rayjob(cleanup=delete_self)})
+    assert world.apply(wait="none").ok
+    wait_for(lambda: world.get("rayjobs", "train") is None, what="the RayJob deleting itself")
+
+    planned = world.cli("plan", "--env", "rec", "--repo", str(world.repo.path), "--kubeconfig",
+                        str(world.box.kubeconfig), "--record-dir", str(world.record_dir), "-o", "json")
+    assert planned.returncode == 0, planned.stdout + planned.stderr  # in sync: nothing to re-run
+    [job] = [c for c in json.loads(planned.stdout)["changes"] if c["kind"] == "RayJob"]
+    assert job["action"] == "noop"
+    assert job["reason"].startswith("completed: finished and was deleted by its cleanup rule (deletionRules: "
+                                    "DeleteSelf after 0s (jobStatus=SUCCEEDED))")
+    assert not world.observations("final-status")  # no run saw it finish
+    shown = world.history("--resource", "RayJob/ray-rec/train", "--check", "-o", "json")
+    assert shown.returncode == 0, shown.stdout
+    [gone] = [r for r in json.loads(shown.stdout)["rows"] if r["kind"] == "disappearance"]
+    assert (gone["outcome"], gone["commit"]) == ("ray-cleanup-rule", applied)
+    assert gone["detail"]["authorizedBy"]["finalStatusRecorded"] is False
 
 
 # --------------------------------------------------------------------------- unexplained disappearances
