@@ -7,6 +7,7 @@ stable and documented in docs/plan.md; add fields, never rename them.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -81,7 +82,10 @@ def apply_json(result: ApplyResult) -> dict[str, Any]:
 
 
 def dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, sort_keys=False, default=str)
+    """Indented for a person at a terminal, compact for a pipe (the same JSON either way)."""
+    if sys.stdout.isatty():
+        return json.dumps(data, indent=2, default=str)
+    return json.dumps(data, separators=(",", ":"), default=str)
 
 
 # --------------------------------------------------------------------------- text
