@@ -79,6 +79,29 @@ def _runtime_env_values(text: str) -> list[str]:
     return found
 
 
+def mask_env_vars(text: str) -> str:
+    """A runtime env YAML string (RayJob `runtimeEnvYAML`, RayService `serveConfigV2`) with
+    every `env_vars` value replaced by HIDDEN, for diffs a reviewer reads: what changed in
+    pip, working_dir or the variable names stays visible. Text that does not parse is
+    hidden whole (it could hold anything)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return HIDDEN
+    changed = False
+    for key, value, _ in _walk(doc):
+        if key == "env_vars" and isinstance(value, dict):
+            for name in value:
+                value[name] = HIDDEN
+                changed = True
+    if not changed:
+        return text
+    dumped: str = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+    return dumped
+
+
 def _walk(value: Any) -> Iterator[tuple[str, Any, Any]]:
     stack = [value]
     while stack:
