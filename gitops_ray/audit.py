@@ -229,9 +229,6 @@ class RunRecorder:
         """Inventory new owned objects, classify the ones that vanished, keep final RayJob statuses."""
         index = self.refresh()
         previously = list(index.known.values())
-        for ref, obj in owned.items():
-            if ref.kind == "Secret" or ref.group == "ray.io":
-                self.redactor.learn(obj)  # statuses can echo env values; this runs before any plan
         drafts: list[Draft] = []
         appeared = []
         for ref, obj in owned.items():
@@ -245,8 +242,17 @@ class RunRecorder:
                                                                               "appeared": appeared}},
                                       [subject(f"{a['apiVersion']}/{a['ref']}", None, uid=a["uid"]) for a in appeared]))
         vanished = []
+        secrets_learned = False
         for ref, obj in owned.items():
             if ref.kind == "RayJob" and evidence.is_terminal(obj) and evidence.status_key(obj) not in index.statuses:
+                # A status message can echo the job's env or a Secret: learn those values first
+                # (only here: walking every listed object each run costs seconds at 10k objects).
+                if not secrets_learned:
+                    for other_ref, other in owned.items():
+                        if other_ref.kind == "Secret":
+                            self.redactor.learn(other)
+                    secrets_learned = True
+                self.redactor.learn(obj)
                 drafts.append(self._status_draft(ref, obj, "terminal"))
                 unlisted = evidence.unlisted_cluster(obj, owned, index)
                 if unlisted is not None:

@@ -253,7 +253,9 @@ def mask_for(kind: str) -> Sequence[tuple[str, ...]]:
     return ()
 
 
-_ENV_VALUE = re.compile(r"(^|/)env/\d+/value$")
+_ENV_VALUE = re.compile(r"(^|/)(env/\d+/value|gcsFaultToleranceOptions/redisPassword/value"
+                        r"|rayStartParams/redis-password)$")
+_RUNTIME_ENV = re.compile(r"(^|/)(runtimeEnvYAML|serveConfigV2)$")
 
 
 def is_masked(kind: str, path: Sequence[str | int]) -> bool:
@@ -269,6 +271,8 @@ def mask_value(kind: str, path: Sequence[str | int], value: Any) -> Any:
         return None
     if is_masked(kind, path):
         return MASK
+    if isinstance(value, str) and _RUNTIME_ENV.search(pointer(path)):
+        return _mask_runtime_env(value)
     if kind == "Secret" and isinstance(value, dict) and pointer(path) in ("", "/data", "/stringData"):
         return _mask_tree(value, kind, path)
     if isinstance(value, dict | list):
@@ -281,7 +285,17 @@ def _mask_tree(value: Any, kind: str, path: Sequence[str | int]) -> Any:
         return {k: (MASK if is_masked(kind, (*path, k)) else _mask_tree(v, kind, (*path, k))) for k, v in value.items()}
     if isinstance(value, list):
         return [MASK if is_masked(kind, (*path, i)) else _mask_tree(v, kind, (*path, i)) for i, v in enumerate(value)]
+    if isinstance(value, str) and _RUNTIME_ENV.search(pointer(path)):
+        return _mask_runtime_env(value)
     return value
+
+
+def _mask_runtime_env(text: str) -> str:
+    """Runtime envs (runtimeEnvYAML, Serve configs) are YAML in a string: their env_vars
+    values are hidden, the rest stays readable."""
+    from gitops_ray.redact import mask_env_vars
+
+    return mask_env_vars(text)
 
 
 # --------------------------------------------------------------------------- diff

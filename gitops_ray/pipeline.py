@@ -18,7 +18,7 @@ from typing import Any
 from gitops_ray import __version__, kinds
 from gitops_ray.environment import Environment, load_environment, manifest_files
 from gitops_ray.errors import GitopsRayError
-from gitops_ray.findings import Finding
+from gitops_ray.findings import Finding, Severity
 from gitops_ray.manifests import LoadResult, Manifest, Origin, SourceFile, find_duplicates, load_bytes
 from gitops_ray.refs import ObjectRef
 from gitops_ray.source import Snapshot, open_snapshot
@@ -70,17 +70,24 @@ def load_desired(
     default_ns = environment.namespaces[0] if len(environment.namespaces) == 1 else ""
     cache = cache_dir if cache_dir is not None else default_cache_dir()
     context = _validation_context(environment, version)
-    result = LoadResult()
+    manifests: list[Manifest] = []
+    documents = 0
     unchecked: list[Manifest] = []
     entries: list[tuple[Path, LoadResult]] = []
+    cached_warnings: list[Finding] = []
+    findings: list[Finding] = []
     for path in manifest_files(snapshot, environment):
         loaded, entry, validated = _load_cached(snapshot, path, default_ns, cache, context)
-        result.extend(loaded)
-        if not validated:
-            unchecked.extend(loaded.manifests)
-            if not loaded.findings:
-                entries.append((entry, loaded))
-    findings = list(result.findings) + find_duplicates(result.manifests)
+        manifests.extend(loaded.manifests)
+        documents += loaded.documents
+        if validated:
+            cached_warnings.extend(loaded.findings)  # replayed: only clean files are cached
+            continue
+        findings.extend(loaded.findings)
+        unchecked.extend(loaded.manifests)
+        if not loaded.findings:
+            entries.append((entry, loaded))
+    findings += find_duplicates(manifests)
     if validate and unchecked:
         import gitops_ray.validate as validation
 
@@ -88,13 +95,16 @@ def load_desired(
     errors = [f for f in findings if f.is_error]
     if errors:
         raise InvalidManifests(findings)
-    warned = {f.file for f in findings}
+    by_file: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_file.setdefault(finding.file, []).append(finding)
     for entry, loaded in entries:
-        if loaded.manifests and loaded.manifests[0].origin.file not in warned:
-            _store(entry, loaded, validated=validate)  # only clean files: their findings need not be replayed
-    return Desired(snapshot=snapshot, environment=environment, manifests=result.manifests,
-                   warnings=[f for f in findings if not f.is_error], kuberay_version=version,
-                   documents=result.documents)
+        if loaded.manifests:
+            _store(entry, loaded, validated=validate, warnings=by_file.get(loaded.manifests[0].origin.file, []))
+    warnings = [f for f in findings if not f.is_error] + cached_warnings
+    return Desired(snapshot=snapshot, environment=environment, manifests=manifests,
+                   warnings=sorted(warnings, key=lambda f: (f.file, f.line, f.column)), kuberay_version=version,
+                   documents=documents)
 
 
 def _validation_context(environment: Environment, version: str) -> str:
@@ -128,7 +138,7 @@ def _load_cached(
     return load_bytes(path, data, default_namespace=default_ns), entry, False
 
 
-def _store(entry: Path, loaded: LoadResult, *, validated: bool) -> None:
+def _store(entry: Path, loaded: LoadResult, *, validated: bool, warnings: Sequence[Finding]) -> None:
     records = [{"body": m.body, "doc": m.origin.document, "line": m.origin.line, "column": m.origin.column,
                 "span": list(m.doc_span), "item": list(m.item_path),
                 "ref": [m.ref.group, m.ref.kind, m.ref.namespace, m.ref.name], "apiVersion": m.api_version}
@@ -136,8 +146,9 @@ def _store(entry: Path, loaded: LoadResult, *, validated: bool) -> None:
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"documents": loaded.documents, "validated": validated, "manifests": records},
-                                  separators=(",", ":")))
+        data = {"documents": loaded.documents, "validated": validated, "manifests": records,
+                "warnings": [f.to_json() for f in warnings]}
+        tmp.write_text(json.dumps(data, separators=(",", ":")))
         os.replace(tmp, entry)
     except OSError:
         pass  # a read-only cache is only slower
@@ -151,7 +162,10 @@ def _from_cache(path: str, data: bytes, cached: dict[str, Any]) -> LoadResult:
                  doc_span=(r["span"][0], r["span"][1]), item_path=tuple(r["item"]))
         for r in cached["manifests"]
     ]
-    return LoadResult(manifests=manifests, documents=int(cached["documents"]))
+    warnings = [Finding(file=w["file"], line=w["line"], column=w["column"], message=w["message"], rule=w["rule"],
+                        severity=Severity(w["severity"]), path=w["path"], api_version=w["apiVersion"],
+                        kind=w["kind"], namespace=w["namespace"], name=w["name"]) for w in cached.get("warnings", ())]
+    return LoadResult(manifests=manifests, findings=warnings, documents=int(cached["documents"]))
 
 
 def desired_refs(manifests: Sequence[Manifest]) -> list[tuple[str, ObjectRef]]:

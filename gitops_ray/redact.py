@@ -87,7 +87,7 @@ def mask_env_vars(text: str) -> str:
     import yaml
 
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
         return HIDDEN
     changed = False

@@ -529,8 +529,6 @@ def test_secret_values_never_reach_the_record_history_request_log_or_stderr(worl
     assert not leaked(world.box.request_log.read_bytes())
 
 
-@pytest.mark.xfail(strict=True, reason="diff.py masks Secret data and env[].value only; runtimeEnvYAML env_vars "
-                   "and gcsFaultToleranceOptions.redisPassword.value reach plan and apply diffs (diff.is_masked)")
 def test_secret_values_never_reach_plan_or_apply_output_in_any_format(world: World) -> None:
     common = ("--env", "rec", "--repo", str(world.repo.path), "--kubeconfig", str(world.box.kubeconfig),
               "--record-dir", str(world.record_dir))
