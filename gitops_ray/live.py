@@ -55,21 +55,33 @@ def read_live(
         for item in items:
             owned[ObjectRef.from_object(item)] = item
 
-    missing: dict[tuple[str, str], str] = {}
+    # Objects Git declares that the owned LIST did not return: look for them unlabelled, but
+    # only in the namespaces that hold them (fresh namespaces answer with nothing, cheaply).
+    missing: dict[tuple[str, str, str], str] = {}
     for api_version, ref in wanted:
         if ref not in owned:
-            missing.setdefault(ref.group_kind, api_version)
+            missing.setdefault((ref.group, ref.kind, ref.namespace), api_version)
     unowned: dict[ObjectRef, dict[str, Any]] = {}
     if missing:
         wanted_refs = {ref for _, ref in wanted}
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(missing)))) as pool:
-            found = list(pool.map(lambda job: _list(cluster, environment, job[1], job[0][1], None), missing.items()))
+        jobs2 = list(missing.items())
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(jobs2)))) as pool:
+            found = list(pool.map(lambda job: _list_in(cluster, job[1], job[0][1], job[0][2]), jobs2))
         for items in found:
             for item in items:
                 ref = ObjectRef.from_object(item)
                 if ref in wanted_refs and ref not in owned:
                     unowned[ref] = item
     return LiveState(owned=owned, unowned=unowned)
+
+
+def _list_in(cluster: Cluster, api_version: str, kind: str, namespace: str) -> list[dict[str, Any]]:
+    try:
+        return cluster.list_objects(api_version, kind, namespace=namespace or None)
+    except ApiError as err:
+        if err.status == 404:
+            return []
+        raise
 
 
 def _list(
