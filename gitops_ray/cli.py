@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "sandbox": "gitops_ray.sandbox.commands:sandbox",
     "plan": "gitops_ray.commands.plan:plan",
     "apply": "gitops_ray.commands.apply:apply",
+    "reconcile": "gitops_ray.commands.reconcile:reconcile",
     "history": "gitops_ray.commands.history:history",
     "audit": "gitops_ray.commands.audit:audit",
 }

@@ -135,6 +135,7 @@ def run_apply(
     timeout_s: float | None = None,
     record_dir: str | None = None,
     progress: Progress | None = None,
+    force: bool | None = None,
 ) -> ApplyResult:
     say = progress or (lambda _m: None)
     snapshot, environment = pipeline.open_environment(env=env, repo=repo, ref=ref, worktree=worktree)
@@ -154,7 +155,8 @@ def run_apply(
         options = ApplyOptions(
             environment=environment, dry_run=dry_run, wait=wait != "none", wait_jobs=wait == "jobs",
             timeout_s=timeout_s if timeout_s is not None else environment.sync.timeout_seconds,
-            concurrency=environment.sync.concurrency, force=environment.sync.force, run_id=recorder.run_id,
+            concurrency=environment.sync.concurrency,
+            force=environment.sync.force if force is None else force, run_id=recorder.run_id,
             progress=say, recorder=None if dry_run else recorder,
         )
         result = execute(plan, cluster, options)
@@ -170,3 +172,41 @@ def run_apply(
         for notice in recorder.notices:
             say(notice)
         return result
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReconcileResult:
+    plan: Plan
+    applied: ApplyResult | None  # None: in sync, or selfHeal is off
+
+    @property
+    def drift(self) -> bool:
+        return not self.plan.in_sync
+
+    @property
+    def ok(self) -> bool:
+        return self.applied.ok if self.applied is not None else True
+
+
+def reconcile(
+    *,
+    env: str,
+    repo: str | None = None,
+    ref: str | None = None,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    record_dir: str | None = None,
+    timeout_s: float | None = None,
+    progress: Progress | None = None,
+) -> ReconcileResult:
+    """A scheduled run: find what changed behind Git's back (recorded as drift), and heal it
+    when the environment says `sync.selfHeal: true`, as Argo CD's self-heal does."""
+    planned = make_plan(env=env, repo=repo, ref=ref, kubeconfig=kubeconfig, context=context,
+                        record_dir=record_dir, progress=progress)
+    if planned.plan.in_sync or not planned.desired.environment.sync.self_heal:
+        return ReconcileResult(plan=planned.plan, applied=None)
+    # Healing means taking the fields back from whoever changed them (Flux forces ownership
+    # the same way); without force an out-of-band `kubectl edit` could never be healed.
+    applied = run_apply(env=env, repo=repo, ref=ref, kubeconfig=kubeconfig, context=context,
+                        record_dir=record_dir, timeout_s=timeout_s, progress=progress, force=True)
+    return ReconcileResult(plan=planned.plan, applied=applied)

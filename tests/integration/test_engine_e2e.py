@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from gitops_ray.changes import Action, Outcome
-from gitops_ray.engine import make_plan, run_apply
+from gitops_ray.engine import make_plan, reconcile, run_apply
 from gitops_ray.sandbox import Sandbox
 from gitops_ray.sandbox._raycommon import OperatorTimings
 
@@ -38,7 +38,7 @@ spec:
   cluster: {sandbox: {}}
   kuberayVersion: "1.5.1"
   namespaces: [ray-test]
-  sync: {prune: true, force: %(force)s}
+  sync: {prune: true, force: %(force)s, selfHeal: %(heal)s}
 """
 NS = "apiVersion: v1\nkind: Namespace\nmetadata: {name: ray-test}\n"
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: ray-test}\ndata: {mode: fast}\n"
@@ -73,11 +73,12 @@ spec:
 SHUTDOWN = "  shutdownAfterJobFinishes: true\n  ttlSecondsAfterFinished: 0\n"
 
 
-def files(*, force: bool = False, cluster: bool = True, autoscale: bool = False, max_replicas: int = 3,
+def files(*, force: bool = False, heal: bool = False, cluster: bool = True, autoscale: bool = False,
+          max_replicas: int = 3,
           job: str | None = "python run.py", job_extra: str = SHUTDOWN,
           configmap: bool = True) -> dict[str, str | None]:
     out: dict[str, str | None] = {
-        "environments/test/environment.yaml": ENV % {"force": str(force).lower()},
+        "environments/test/environment.yaml": ENV % {"force": str(force).lower(), "heal": str(heal).lower()},
         "environments/test/namespace.yaml": NS,
         "environments/test/configmap.yaml": CM if configmap else None,
         "environments/test/raycluster.yaml": CLUSTER % {"autoscale": str(autoscale).lower(), "max": max_replicas}
@@ -267,3 +268,24 @@ def test_persistent_api_failure_is_reported_and_later_waves_are_skipped(world: W
     [failed] = [r for r in result.results if r.change.ref.name == "analytics"]
     assert failed.http_status == 500
     assert world.get("RayJob", "nightly") is None
+
+
+def test_reconcile_reports_drift_and_heals_only_when_the_environment_says_so(world: World) -> None:
+    world.commit(job=None, cluster=False)
+    assert world.apply().ok
+    world.box.client.merge_patch("v1", "configmaps", "ray-test", "settings", {"data": {"mode": "slow"}},
+                                 field_manager="someone")
+    common = {"env": "test", "repo": str(world.repo.path), "kubeconfig": str(world.box.kubeconfig),
+              "record_dir": world.record}
+    reported = reconcile(**common)
+    assert reported.drift and reported.applied is None
+    assert world.get("ConfigMap", "settings")["data"]["mode"] == "slow"
+    drift = [e for e in Path(world.record).glob("*.jsonl") for line in e.read_text().splitlines()
+             if '"drift"' in line]
+    assert drift, "the drift is in the record"
+
+    world.commit(job=None, cluster=False, heal=True)  # healing takes the field back without sync.force
+    healed = reconcile(**common)
+    assert healed.applied is not None and healed.ok
+    assert world.get("ConfigMap", "settings")["data"]["mode"] == "fast"
+    assert not reconcile(**common).drift
