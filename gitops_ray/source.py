@@ -216,6 +216,7 @@ class Snapshot:
         self.worktree = worktree
         self.description = description
         self._tree = tree
+        self._entries: dict[str, Any] | None = None
 
     @classmethod
     def from_directory(cls, root: Path) -> Snapshot:
@@ -242,12 +243,13 @@ class Snapshot:
         return norm.removeprefix("./").rstrip("/")
 
     def _entry(self, path: str) -> Any:
+        """The tree or blob at `path`, from one traversal of the commit's tree (GitPython
+        re-reads every tree on the way for each `tree / path` lookup)."""
         if not path:
             return self._tree
-        try:
-            return self._tree / path
-        except KeyError:
-            return None
+        if self._entries is None:
+            self._entries = {item.path: item for item in self._tree.traverse()}
+        return self._entries.get(path)
 
     def exists(self, path: str) -> bool:
         path = self._norm(path)
