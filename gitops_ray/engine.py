@@ -16,7 +16,7 @@ from gitops_ray.changes import ApplyResult, Plan
 from gitops_ray.cluster import Cluster, connect, make_user_agent
 from gitops_ray.findings import Finding
 from gitops_ray.live import read_live
-from gitops_ray.plan import JobHistory, LiveState, PlanOptions, build_plan
+from gitops_ray.plan import JobHistory, LiveState, PlanOptions, build_plan, in_sync_marks
 
 Progress = Callable[[str], None]
 
@@ -46,11 +46,16 @@ def _plan(
     env = desired.environment
     commit = desired.snapshot.commit.sha if desired.snapshot.commit else ""
     target = f"{cluster.server}" + (f" (context {cluster.context})" if cluster.context else "")
+    verified = pipeline.load_verified(env, cluster.server)
     options = PlanOptions(environment=env, commit=commit, snapshot=desired.snapshot.description,
                           kuberay_version=desired.kuberay_version, target=target,
-                          allow_replace_running=allow_replace_running)
+                          allow_replace_running=allow_replace_running, verified=verified)
     say("planning")
-    return build_plan(desired.manifests, live, options, history=history)
+    plan = build_plan(desired.manifests, live, options, history=history)
+    marks = in_sync_marks(plan)
+    if marks != verified:
+        pipeline.save_verified(env, cluster.server, marks)
+    return plan
 
 
 def _recorder(

@@ -176,3 +176,32 @@ def desired_refs(manifests: Sequence[Manifest]) -> list[tuple[str, ObjectRef]]:
             continue  # validation has already refused these
         out.append((m.api_version, ref))
     return out
+
+
+def _verified_file(environment: Environment, server: str, cache: Path | None = None) -> Path:
+    """Per environment, cluster and policy (ignore rules change what "in sync" means)."""
+    policy = json.dumps({"env": environment.name, "server": server, "version": __version__,
+                         "ignore": [[r.kind, r.group, r.name, r.namespace, list(r.paths)] for r in environment.ignore]},
+                        sort_keys=True)
+    key = hashlib.sha256(policy.encode()).hexdigest()[:24]
+    return (cache or default_cache_dir()).parent / "in-sync" / f"{key}.json"
+
+
+def load_verified(environment: Environment, server: str, cache: Path | None = None) -> dict[str, tuple[str, str]]:
+    try:
+        data = json.loads(_verified_file(environment, server, cache).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return {uid: (str(v[0]), str(v[1])) for uid, v in data.items()}
+
+
+def save_verified(environment: Environment, server: str, marks: dict[str, tuple[str, str]],
+                  cache: Path | None = None) -> None:
+    path = _verified_file(environment, server, cache)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(marks, separators=(",", ":")))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # only slower next time

@@ -23,6 +23,7 @@ from gitops_ray.manifests import Manifest
 from gitops_ray.refs import ObjectRef
 
 PRUNE_ANNOTATION = "gitops-ray.io/prune"
+IN_SYNC = "in sync"
 SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 SYSTEM_OBJECTS = frozenset({("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")})
 
@@ -42,6 +43,21 @@ class PlanOptions:
     target: str = ""
     allow_replace_running: bool = False
     field_manager: str = FIELD_MANAGER
+    # uid -> (resourceVersion, manifest digest) of objects an earlier plan found in sync: an
+    # object whose resourceVersion and manifest have not moved since cannot have drifted
+    # (Argo CD caches its server-side diffs by resourceVersion the same way).
+    verified: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def in_sync_marks(plan: Plan) -> dict[str, tuple[str, str]]:
+    """The `verified` entries a plan establishes: its in-sync objects, as listed."""
+    marks: dict[str, tuple[str, str]] = {}
+    for change in plan.changes:
+        if change.action is Action.NOOP and change.live is not None and change.digest and change.reason == IN_SYNC:
+            meta = change.live.get("metadata") or {}
+            if meta.get("uid") and meta.get("resourceVersion"):
+                marks[str(meta["uid"])] = (str(meta["resourceVersion"]), change.digest)
+    return marks
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,12 +163,15 @@ def _change_for(
     if (current.get("metadata") or {}).get("deletionTimestamp"):
         return Change(**base, action=Action.BLOCKED, strategy="none",
                       reason="being deleted (waiting for finalizers); it is re-created by a later run")
+    adopting = ref not in live.owned
+    meta = current.get("metadata") or {}
+    if not adopting and options.verified.get(str(meta.get("uid"))) == (str(meta.get("resourceVersion")), digest):
+        return Change(**base, action=Action.NOOP, reason=IN_SYNC, strategy="none")
     ignore = _ignore_patterns(desired, env)
     changes = diff.compare(desired, current, kind=ref.kind, ignore=ignore, manager=options.field_manager,
                            digest=digest)
-    adopting = ref not in live.owned
     if not changes and not adopting:
-        return Change(**base, action=Action.NOOP, reason="in sync", strategy="none")
+        return Change(**base, action=Action.NOOP, reason=IN_SYNC, strategy="none")
     if not changes:
         changes = (FieldChange(path="/metadata/labels", op="change", before=None, after="gitops-ray ownership"),)
     warnings: list[str] = []

@@ -217,3 +217,25 @@ spec:
     head = 'image: "ray:2.46.0"}]}}\n    workerGroupSpecs'
     changed = none.replace(head, head.replace("2.46.0", "2.47.0"))
     assert "upgradeStrategy None" in by_name(plan_for([changed], [none_live]))["svc"].reason
+
+
+def test_objects_verified_at_the_same_resource_version_skip_the_comparison():
+    environment = env()
+    current = live(CM)
+    current["data"] = {"a": "changed behind Git's back"}
+    [m] = manifests(CM)
+    from gitops_ray.plan import in_sync_marks, manifest_digest
+
+    digest = manifest_digest(m, environment)
+    state = LiveState(owned={ObjectRef.from_object(current): current})
+    stale = PlanOptions(environment=environment, verified={"uid-cfg": ("1", digest)})
+    # The memo says uid-cfg was in sync at resourceVersion 1 for this manifest: trusted.
+    assert build_plan([m], state, stale, impact_of=lambda b: Impact()).in_sync
+    current["metadata"]["resourceVersion"] = "2"  # any write moves the resourceVersion
+    fresh = build_plan([m], state, stale, impact_of=lambda b: Impact())
+    assert by_name(fresh)["cfg"].action is Action.UPDATE
+    other_manifest = PlanOptions(environment=environment, verified={"uid-cfg": ("2", "other-digest")})
+    assert not build_plan([m], state, other_manifest, impact_of=lambda b: Impact()).in_sync
+    current["data"] = {"a": "1"}
+    marks = in_sync_marks(build_plan([m], state, PlanOptions(environment=environment), impact_of=lambda b: Impact()))
+    assert marks == {"uid-cfg": ("2", digest)}
