@@ -64,8 +64,8 @@ def main() -> None:
         banner("2/6 plan: what this commit would change (exit 2 = changes pending)")
         run([*gitops, "plan", "--env", args.env, *cluster], env, ok=(0, 2))
 
-        banner("3/6 apply: waves in order, waiting for Ray health, recording every action")
-        run([*gitops, "apply", "--env", args.env, *cluster, *record, "--timeout", "2m"], env)
+        banner("3/6 apply: waves in order, waiting for Ray health (and the RayJob to finish), recording every action")
+        run([*gitops, "apply", "--env", args.env, *cluster, *record, "--wait-jobs", "--timeout", "2m"], env)
 
         banner("4/6 plan again: the cluster now matches Git (exit 0)")
         run([*gitops, "plan", "--env", args.env, *cluster], env)
@@ -81,6 +81,8 @@ def main() -> None:
 
         banner("6/6 the record: who applied what, from which commit, and is it intact?")
         run([*gitops, "history", "--env", args.env, *record], env)
+        run([*gitops, "history", "--env", args.env, *record, "--resource", f"RayJob/ray-{args.env}/batch-inference"],
+            env)
         run([*gitops, "audit", "verify", "--env", args.env, *record, *cluster], env)
 
     print(f"\nDone. State is under {state} (sandbox database, request log, record).")
