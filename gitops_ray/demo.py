@@ -24,9 +24,9 @@ def banner(text: str) -> None:
     print(f"\n{bar}\n▶ {text}\n{bar}", flush=True)
 
 
-def run(args: list[str], env: dict[str, str], *, ok: tuple[int, ...] = (0,)) -> int:
+def run(args: list[str], env: dict[str, str], *, ok: tuple[int, ...] = (0,), cwd: Path = REPO) -> int:
     print("$ " + " ".join(args), flush=True)
-    code = subprocess.run(args, env=env, cwd=REPO).returncode
+    code = subprocess.run(args, env=env, cwd=cwd).returncode
     if code not in ok:
         print(f"demo: command failed with exit code {code}", file=sys.stderr)
         sys.exit(code)
@@ -51,9 +51,14 @@ def main() -> None:
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     if head.returncode != 0:
         sys.exit("demo: this directory is not a Git repository with commits; clone it with git first")
+    # The record anchors each run as a git note on the applied commit: write those into a
+    # clone under the state directory, not into this checkout.
+    repo = state / "repo"
+    subprocess.run(["git", "clone", "-q", "--no-local", str(REPO), str(repo)], check=True)
+    source = ["--repo", str(repo)]
 
     banner(f"1/6 validate environments/{args.env} as committed at {head.stdout.strip()} (no cluster needed)")
-    run([*gitops, "validate", "--env", args.env], env)
+    run([*gitops, "validate", "--env", args.env, *source], env)
 
     with Sandbox(state / "sandbox") as sandbox:
         kubeconfig = str(sandbox.kubeconfig)
@@ -62,13 +67,13 @@ def main() -> None:
         print(f"embedded Kubernetes API sandbox at {sandbox.url} (simulated KubeRay operator on)")
 
         banner("2/6 plan: what this commit would change (exit 2 = changes pending)")
-        run([*gitops, "plan", "--env", args.env, *cluster], env, ok=(0, 2))
+        run([*gitops, "plan", "--env", args.env, *source, *cluster], env, ok=(0, 2))
 
         banner("3/6 apply: waves in order, waiting for Ray health (and the RayJob to finish), recording every action")
-        run([*gitops, "apply", "--env", args.env, *cluster, *record, "--wait-jobs", "--timeout", "2m"], env)
+        run([*gitops, "apply", "--env", args.env, *source, *cluster, *record, "--wait-jobs", "--timeout", "2m"], env)
 
         banner("4/6 plan again: the cluster now matches Git (exit 0)")
-        run([*gitops, "plan", "--env", args.env, *cluster], env)
+        run([*gitops, "plan", "--env", args.env, *source, *cluster], env)
 
         banner("5/6 what kubectl sees (an independent client on the same API server)")
         if shutil.which("kubectl"):
@@ -83,7 +88,7 @@ def main() -> None:
         run([*gitops, "history", "--env", args.env, *record], env)
         run([*gitops, "history", "--env", args.env, *record, "--resource", f"RayJob/ray-{args.env}/batch-inference"],
             env)
-        run([*gitops, "audit", "verify", "--env", args.env, *record, *cluster], env)
+        run([*gitops, "audit", "verify", "--env", args.env, *record, *cluster], env, cwd=repo)
 
     print(f"\nDone. State is under {state} (sandbox database, request log, record).")
 

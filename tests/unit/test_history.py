@@ -173,7 +173,8 @@ def test_verify_cli_checks_the_git_note_of_the_repository_here(git_repo, tmp_pat
     assert problems[0]["message"].startswith("missing, but the checkpoint at entry")
 
 
-def test_verify_cli_names_the_first_bad_entry(world):
+def test_verify_cli_names_the_first_bad_entry(world, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not inside any repository: no git-note anchors to consult
     world.run(NS, CM, JOB)
     record_dir = str(world.store.path.parent)
     assert run_cli(audit_cli, "verify", "--record-dir", record_dir).exit_code == 0
