@@ -129,7 +129,8 @@ def count_requests(log: Path, offset: int, agent: str) -> dict[str, int]:
                 continue
             path = str(entry.get("path", ""))
             method = str(entry.get("method", ""))
-            if method == "GET" and path.rstrip("/").split("/")[-1] in _PLURALS and "watch" not in entry.get("query", ""):
+            listing = path.rstrip("/").split("/")[-1] in _PLURALS and "watch" not in entry.get("query", "")
+            if method == "GET" and listing:
                 key = "LIST page"
             elif method == "GET" and any(path.startswith(p) for p in ("/api", "/apis", "/version", "/openapi")) \
                     and path.count("/") <= 4:

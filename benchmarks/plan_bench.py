@@ -103,7 +103,6 @@ def main() -> int:
             kube = median([r[0] for r in kube_runs])
 
         ours_cold, ours_warm, theirs = cold / objects, warm / objects, kube / kube_objects
-        lists = calls.get("LIST page", 0)
         print(f"gitops-ray plan (cold cache): {cold:7.2f} s  {ours_cold * 1e3:6.3f} ms/object  "
               f"peak {cold_rss / 2**20:5.0f} MiB")
         print(f"gitops-ray plan (warm cache): {warm:7.2f} s  {ours_warm * 1e3:6.3f} ms/object  "
