@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
@@ -116,6 +116,11 @@ class _DuplicateKey(yaml.constructor.ConstructorError):
     pass
 
 
+_resolve_memo = functools.lru_cache(maxsize=65536)(yaml.resolver.Resolver().resolve)
+"""Implicit tag resolution depends only on (node kind, value, implicit flags) and the
+resolver's class-level tables, which StrictLoader shares with Resolver."""
+
+
 class StrictLoader(yaml.CSafeLoader):
     """CSafeLoader that refuses duplicate keys and keeps timestamps as strings.
 
@@ -145,8 +150,11 @@ class StrictLoader(yaml.CSafeLoader):
             mapping = {_key_str(k): v for k, v in mapping.items()}
         return mapping
 
-
-    _resolved: ClassVar[dict[str, str]] = {}
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        # libyaml's composer calls self.resolve for every scalar: a C-level memo (keys and
+        # common values repeat across documents) instead of a Python frame and regex scan.
+        self.resolve = _resolve_memo  # type: ignore[method-assign]
 
     # PyYAML calls these two for every node to track path resolvers; this loader registers none.
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
@@ -158,21 +166,6 @@ class StrictLoader(yaml.CSafeLoader):
     @classmethod
     def add_path_resolver(cls, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError("StrictLoader does not support path resolvers")
-
-    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
-        """PyYAML's implicit-tag resolution (a regex scan per plain scalar), memoised: keys
-        and common values repeat across documents, and this was a third of parse time.
-        Quoted scalars are strings, as in Resolver.resolve when no path resolvers are set."""
-        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
-            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        if not implicit[0]:
-            return _STR_TAG
-        tag = self._resolved.get(value)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-            if len(self._resolved) < 65536:
-                self._resolved[value] = tag
-        return tag
 
 
 _ALIAS_TOKEN = re.compile(r"(?:^|[\s\[{,])\*[^\s\[\]{},]", re.MULTILINE)
