@@ -121,25 +121,18 @@ def _env(container: dict[str, Any], name: str) -> tuple[bool, str]:
     return False, ""
 
 
-@dataclass(frozen=True, slots=True)
 class _Group:
     """A head or worker group: where it is, what it is called in messages, its parts."""
 
-    at: Path
-    label: str
-    spec: dict[str, Any]
+    __slots__ = ("at", "containers", "label", "pod", "ray_container", "spec")
 
-    @property
-    def pod(self) -> dict[str, Any]:
-        return _d(_d(self.spec.get("template")).get("spec"))
-
-    @property
-    def containers(self) -> list[Any]:
-        return _list(self.pod.get("containers"))
-
-    @property
-    def ray_container(self) -> dict[str, Any]:
-        return _d(self.containers[0]) if self.containers else {}
+    def __init__(self, at: Path, label: str, spec: dict[str, Any]) -> None:
+        self.at = at
+        self.label = label
+        self.spec = spec
+        self.pod = _d(_d(spec.get("template")).get("spec"))
+        self.containers = _list(self.pod.get("containers"))
+        self.ray_container = _d(self.containers[0]) if self.containers else {}
 
 
 def check_cluster(spec: dict[str, Any], at: Path, ctx: Context, *, embedded: bool) -> Iterator[Hit]:
