@@ -201,10 +201,16 @@ def parse_environment(path: str, data: bytes, *, snapshot: Snapshot | None = Non
 
 
 def _check_schema(path: str, doc: Any) -> None:
+    """A compiled yes/no check first; jsonschema (slower to import) only to explain a failure."""
+    import jsonschema_rs
+
+    plain = json.loads(json.dumps(doc))
+    if jsonschema_rs.Draft7Validator(environment_schema()).is_valid(plain):
+        return
     import jsonschema
 
     validator = jsonschema.Draft7Validator(environment_schema())
-    errors = sorted(validator.iter_errors(json.loads(json.dumps(doc))), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(plain), key=lambda e: list(e.absolute_path))
     if not errors:
         return
     first = errors[0]
