@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from gitops_ray import audit, pipeline, provenance
 from gitops_ray.anchors import ClusterConfigMaps
 from gitops_ray.apply import ApplyOptions, execute, new_run_id
-from gitops_ray.changes import ApplyResult, Plan
+from gitops_ray.changes import Action, ApplyResult, Outcome, Plan
 from gitops_ray.cluster import Cluster, connect, make_user_agent
 from gitops_ray.findings import Finding
 from gitops_ray.live import read_live
 from gitops_ray.plan import JobHistory, LiveState, PlanOptions, build_plan, in_sync_marks
+from gitops_ray.refs import ObjectRef
 
 Progress = Callable[[str], None]
 
@@ -32,6 +34,20 @@ def _read(cluster: Cluster, desired: pipeline.Desired, say: Progress) -> LiveSta
     env = desired.environment
     say(f"reading live state from {cluster.server}")
     return read_live(cluster, env, pipeline.desired_refs(desired.manifests), concurrency=env.sync.concurrency)
+
+
+def _after(live: LiveState, result: ApplyResult) -> dict[ObjectRef, dict[str, Any]]:
+    """Owned objects after a run that did not wait: the listing before it, updated with the
+    server's answers to its writes (nothing else can have changed that we would wait for)."""
+    after = dict(live.owned)
+    for res in result.results:
+        if res.outcome is not Outcome.APPLIED:
+            continue
+        if res.change.action is Action.DELETE:
+            after.pop(res.change.ref, None)
+        elif res.live_after is not None:
+            after[res.change.ref] = res.live_after
+    return after
 
 
 def _plan(
@@ -171,7 +187,7 @@ def run_apply(
             # one checkpoint (and one anchor write) for the run. A run that dies inside execute
             # writes no checkpoint: its intent stays open for the next run to recover.
             try:
-                recorder.observe(_read(cluster, desired, say).owned)
+                recorder.observe(_read(cluster, desired, say).owned if wait != "none" else _after(live, result))
             finally:
                 recorder.close(result)
         for notice in recorder.notices:
