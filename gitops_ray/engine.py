@@ -6,7 +6,8 @@ the cluster, the record); `cli` calls it, tests call it, the demo calls it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +107,33 @@ def _recorder(
     )
 
 
+@contextlib.contextmanager
+def _session(
+    *,
+    env: str,
+    repo: str | None,
+    ref: str | None,
+    worktree: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    kuberay_version: str | None,
+    record_dir: str | None,
+    anchored: bool,
+    say: Progress,
+) -> Iterator[tuple[pipeline.Desired, Cluster, audit.RunRecorder, LiveState]]:
+    """What every cluster verb starts with: the validated commit, a connection, the record
+    for this run, and the live state."""
+    snapshot, environment = pipeline.open_environment(env=env, repo=repo, ref=ref, worktree=worktree)
+    say(f"validating {environment.name} from {snapshot.description}")
+    desired = pipeline.load_desired(snapshot, environment, kuberay_version=kuberay_version)
+    commit = snapshot.commit.sha if snapshot.commit else ""
+    with connect(environment.cluster, kubeconfig=kubeconfig, context=context,
+                 kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit)) as cluster:
+        recorder = _recorder(cluster, desired, run_id=new_run_id(), ref=ref, record_dir=record_dir,
+                             anchored=anchored)
+        yield desired, cluster, recorder, _read(cluster, desired, say)
+
+
 def make_plan(
     *,
     env: str,
@@ -123,14 +151,9 @@ def make_plan(
     """Plan against the live cluster. The record learns what it sees (final RayJob
     statuses, disappearances, drift) but the cluster is only read."""
     say = progress or (lambda _m: None)
-    snapshot, environment = pipeline.open_environment(env=env, repo=repo, ref=ref, worktree=worktree)
-    say(f"validating {environment.name} from {snapshot.description}")
-    desired = pipeline.load_desired(snapshot, environment, kuberay_version=kuberay_version)
-    commit = snapshot.commit.sha if snapshot.commit else ""
-    with connect(environment.cluster, kubeconfig=kubeconfig, context=context,
-                 kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit)) as cluster:
-        recorder = _recorder(cluster, desired, run_id=new_run_id(), ref=ref, record_dir=record_dir, anchored=False)
-        live = _read(cluster, desired, say)
+    with _session(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
+                  kuberay_version=kuberay_version, record_dir=record_dir, anchored=False, say=say) as session:
+        desired, cluster, recorder, live = session
         if record:
             recorder.observe(live.owned)
         plan = _plan(desired, live, cluster, allow_replace_running=allow_replace_running,
@@ -159,15 +182,10 @@ def run_apply(
     force: bool | None = None,
 ) -> ApplyResult:
     say = progress or (lambda _m: None)
-    snapshot, environment = pipeline.open_environment(env=env, repo=repo, ref=ref, worktree=worktree)
-    say(f"validating {environment.name} from {snapshot.description}")
-    desired = pipeline.load_desired(snapshot, environment, kuberay_version=kuberay_version)
-    commit = snapshot.commit.sha if snapshot.commit else ""
-    with connect(environment.cluster, kubeconfig=kubeconfig, context=context,
-                 kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit)) as cluster:
-        recorder = _recorder(cluster, desired, run_id=new_run_id(), ref=ref, record_dir=record_dir,
-                             anchored=not dry_run)
-        live = _read(cluster, desired, say)
+    with _session(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
+                  kuberay_version=kuberay_version, record_dir=record_dir, anchored=not dry_run, say=say) as session:
+        desired, cluster, recorder, live = session
+        environment = desired.environment
         if not dry_run:
             recorder.recover(lambda r: live.get(r))  # a killed run's writes get their outcomes first
             recorder.observe(live.owned)

@@ -102,7 +102,7 @@ def _ray_container(template: Mapping[str, Any]) -> Mapping[str, Any]:
     return containers[RAY_CONTAINER] if containers else {}
 
 
-def _walk(value: Any) -> Iterator[tuple[str, Any, Mapping[str, Any]]]:
+def walk(value: Any) -> Iterator[tuple[str, Any, Mapping[str, Any]]]:
     """(key, value, parent) for every key in a tree."""
     stack = [value]
     while stack:
@@ -124,7 +124,7 @@ def images(body: Mapping[str, Any]) -> list[str]:
     if autoscaler.get("image"):
         found.add(str(autoscaler["image"]))
     if body.get("kind") not in ("RayCluster", "RayJob", "RayService", "RayCronJob", "Pod"):
-        found.update(str(v) for k, v, parent in _walk(body.get("spec") or {})
+        found.update(str(v) for k, v, parent in walk(body.get("spec") or {})
                      if k == "image" and isinstance(v, str) and "name" in parent)
     return sorted(found)
 
@@ -216,7 +216,7 @@ def references(body: Mapping[str, Any]) -> dict[str, list[str]]:
     secrets: set[str] = set()
     config_maps: set[str] = set()
     tree = body.get("spec") or {}
-    for key, value, _ in _walk(tree):
+    for key, value, _ in walk(tree):
         if not isinstance(value, Mapping):
             if key == "secretName" and isinstance(value, str) and value:
                 secrets.add(value)
@@ -228,7 +228,7 @@ def references(body: Mapping[str, Any]) -> dict[str, list[str]]:
             secrets.add(str(value.get("secretName") or name))
         elif key in ("configMapKeyRef", "configMapRef", "configMap") and name:
             config_maps.add(str(name))
-    for _, value, _ in _walk(tree):
+    for _, value, _ in walk(tree):
         if isinstance(value, Mapping) and isinstance(value.get("imagePullSecrets"), list):
             secrets.update(str(s.get("name")) for s in value["imagePullSecrets"] if isinstance(s, Mapping)
                            and s.get("name"))

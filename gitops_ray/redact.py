@@ -13,9 +13,10 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from gitops_ray.podfacts import walk as _walk
 from gitops_ray.record import canonical_json, sha256_hex
 
 HIDDEN = "(hidden)"
@@ -100,18 +101,6 @@ def mask_env_vars(text: str) -> str:
         return text
     dumped: str = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
     return dumped
-
-
-def _walk(value: Any) -> Iterator[tuple[str, Any, Any]]:
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Mapping):
-            for key, child in node.items():
-                yield str(key), child, node
-                stack.append(child)
-        elif isinstance(node, list):
-            stack.extend(node)
 
 
 def _replace(value: Any, words: Sequence[str]) -> Any:
