@@ -153,15 +153,28 @@ class _Runner:
                                   live_after=live_after, duration_s=time.monotonic() - started,
                                   audit_ids=tuple(ids), forced=forced)
         except ApiError as err:
-            result = ChangeResult(change=change, outcome=Outcome.FAILED, message=_explain(err), http_status=err.status,
-                                  error=err.reason or "Error", duration_s=time.monotonic() - started,
-                                  audit_ids=tuple(ids))
+            if self._namespace_not_yet_created(change, err):
+                result = ChangeResult(change=change, outcome=Outcome.APPLIED, duration_s=time.monotonic() - started,
+                                      message=f"not checked by the server: namespace {change.ref.namespace} is "
+                                              "created by this plan (server dry-run)", audit_ids=tuple(ids))
+            else:
+                result = ChangeResult(change=change, outcome=Outcome.FAILED, message=_explain(err),
+                                      http_status=err.status, error=err.reason or "Error",
+                                      duration_s=time.monotonic() - started, audit_ids=tuple(ids))
         except ClusterError as err:
             result = ChangeResult(change=change, outcome=Outcome.FAILED, message=err.message, error="ClusterError",
                                   duration_s=time.monotonic() - started, audit_ids=tuple(ids))
         if self.options.recorder and not self.options.dry_run:
             self.options.recorder.outcome(result)
         return result
+
+    def _namespace_not_yet_created(self, change: Change, err: ApiError) -> bool:
+        """A dry run cannot create the namespace its objects go into, so the server answers
+        404 for them; like Argo CD's SkipDryRunOnMissingResource, that is not a failure."""
+        details = err.body.get("details") or {}
+        return (self.options.dry_run and err.status == 404 and details.get("kind") == "namespaces"
+                and any(c.ref.kind == "Namespace" and c.ref.name == change.ref.namespace
+                        and c.action is Action.CREATE for c in self.plan.changes))
 
     # ------------------------------------------------------------------ verbs
 

@@ -3,8 +3,11 @@ official client underneath, kubectl on the side (issue 4 checks)."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -289,3 +292,60 @@ def test_reconcile_reports_drift_and_heals_only_when_the_environment_says_so(wor
     assert healed.applied is not None and healed.ok
     assert world.get("ConfigMap", "settings")["data"]["mode"] == "fast"
     assert not reconcile(**common).drift
+
+
+def test_dry_run_changes_nothing_and_reports_what_would_happen(world: World) -> None:
+    world.commit(job=None)
+    result = world.apply(dry_run=True)
+    assert result.ok and result.dry_run, [(r.change.ref.name, r.outcome, r.message) for r in result.results]
+    messages = {r.change.ref.name: r.message for r in result.results}
+    assert messages["ray-test"] == "created (server dry-run)"
+    assert "namespace ray-test is created by this plan" in messages["settings"]
+    assert world.get("RayCluster", "analytics") is None
+    assert not world.plan().in_sync
+
+
+def test_environment_ignore_rules_apply_to_diff_and_apply(world: World) -> None:
+    world.commit(job=None)
+    env_file = world.repo.path / "environments/test/environment.yaml"
+    env_file.write_text(env_file.read_text() + "  ignore:\n    - {kind: ConfigMap, name: settings, "
+                        "paths: [/data/mode]}\n")
+    world.repo.commit({}, "ignore data.mode")
+    assert world.apply().ok
+    world.box.client.merge_patch("v1", "configmaps", "ray-test", "settings", {"data": {"mode": "slow"}},
+                                 field_manager="tuner")
+    assert world.plan().in_sync  # someone else's field now: not drift
+    world.commit(job=None, max_replicas=7)
+    env_file.write_text(env_file.read_text() + "  ignore:\n    - {kind: ConfigMap, name: settings, "
+                        "paths: [/data/mode]}\n")
+    world.repo.commit({}, "keep the rule")
+    assert world.apply().ok
+    assert world.get("ConfigMap", "settings")["data"]["mode"] == "slow"  # carried, not reset
+
+
+def test_cli_exit_codes_and_output_formats(world: World, tmp_path: Path) -> None:
+    world.commit(job=None)
+    common = ["--env", "test", "--repo", str(world.repo.path), "--kubeconfig", str(world.box.kubeconfig),
+              "--record-dir", world.record]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "gitops_ray", *args], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "NO_COLOR": "1"})
+
+    pending = cli("plan", *common, "-o", "json")
+    assert pending.returncode == 2, pending.stderr
+    data = json.loads(pending.stdout)
+    assert data["summary"]["create"] == 3 and data["inSync"] is False
+    assert {c["action"] for c in data["changes"]} == {"create"}
+    markdown = cli("plan", *common, "-o", "markdown")
+    assert markdown.returncode == 2
+    assert "| create | update | replace | delete | blocked | unchanged |" in markdown.stdout
+    applied = cli("apply", *common, "-o", "json")
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout)["ok"] is True
+    done = cli("plan", *common)
+    assert done.returncode == 0 and "In sync: 3 unchanged" in done.stdout
+    broken = cli("plan", "--env", "test", "--repo", str(world.repo.path), "--ref", "no-such-ref",
+                 "--kubeconfig", str(world.box.kubeconfig))
+    assert broken.returncode == 1 and "unknown ref 'no-such-ref'" in broken.stderr
+    assert "Traceback" not in broken.stderr
