@@ -81,33 +81,13 @@ def merge_note(existing: str | None, checkpoint: Checkpoint) -> str:
 
 
 class ConfigMapClient(Protocol):
-    """The two calls the record needs from the cluster (`ClusterConfigMaps` over cluster.Cluster)."""
+    """The two calls the record needs from the cluster; cluster.Cluster provides them. The
+    anchor's write carries an Audit-ID too (`<checkpoint entry id>-1`), so the cluster's
+    audit log joins every request gitops-ray makes to an entry of the record."""
 
     def read_configmap(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     def apply_configmap(self, body: dict[str, Any], *, audit_id: str | None = None) -> None: ...
-
-
-class _ObjectClient(Protocol):
-    def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None: ...
-
-    def apply(self, body: dict[str, Any], *, force: bool = False, audit_id: str | None = None) -> dict[str, Any]: ...
-
-
-class ClusterConfigMaps:
-    """ConfigMapClient over cluster.Cluster. The anchor's write is a write of the run like
-    any other, so it carries an Audit-ID too (`<checkpoint entry id>-1`): the cluster's
-    audit log joins every request gitops-ray makes to an entry of the record."""
-
-    def __init__(self, cluster: _ObjectClient) -> None:
-        self.cluster = cluster
-
-    def read_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self.cluster.get("v1", "ConfigMap", namespace, name)
-
-    def apply_configmap(self, body: dict[str, Any], *, audit_id: str | None = None) -> None:
-        # force: the anchor has one writer per environment; a hand edit must not block it.
-        self.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", **body}, force=True, audit_id=audit_id)
 
 
 class NoteStore(Protocol):

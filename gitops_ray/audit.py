@@ -9,7 +9,7 @@ Integration contract for the engine (engine.py / reconcile), a handful of calls:
         actor=provenance.actor(kube_user=cluster.identity()),
         target=provenance.target(server=cluster.server, context=cluster.context, kuberay_version=...,
                                  crd_schema_version=desired.kuberay_version, namespaces=environment.namespaces),
-        anchors=audit.default_anchors(environment, cluster=anchors.ClusterConfigMaps(cluster),
+        anchors=audit.default_anchors(environment, cluster=cluster,
                                       repository=repo, commit=commit_sha),
         close_on_finish=False,                                  # the engine closes after its last observe
     )
@@ -92,7 +92,7 @@ def completed_job(store: RecordStore, ref: ObjectRef, spec_digest: str) -> evide
 def default_anchors(environment: Environment, *, cluster: ConfigMapClient | None = None, repository: Any = None,
                     commit: str = "", namespace: str | None = None) -> list[Anchor]:
     """The anchors the environment asks for (record.anchorConfigMap / anchorGitNote) that can be reached.
-    `cluster`: a ConfigMapClient (anchors.ClusterConfigMaps over cluster.Cluster)."""
+    `cluster`: a ConfigMapClient (cluster.Cluster is one)."""
     found: list[Anchor] = []
     if cluster is not None and environment.record.anchor_configmap and (namespace or environment.namespaces):
         found.append(ConfigMapAnchor(client=cluster, namespace=namespace or environment.namespaces[0],

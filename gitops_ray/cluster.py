@@ -303,8 +303,9 @@ class Cluster:
     def read_configmap(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get("v1", "ConfigMap", namespace, name)
 
-    def apply_configmap(self, body: dict[str, Any]) -> None:
-        self.apply({"apiVersion": "v1", "kind": "ConfigMap", **body}, force=True)
+    def apply_configmap(self, body: dict[str, Any], *, audit_id: str | None = None) -> None:
+        # force: the anchor has one writer per environment; a hand edit must not block it.
+        self.apply({"apiVersion": "v1", "kind": "ConfigMap", **body}, force=True, audit_id=audit_id)
 
     # ------------------------------------------------------------------ facts
 

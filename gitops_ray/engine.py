@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_ray import audit, pipeline, provenance
-from gitops_ray.anchors import ClusterConfigMaps
 from gitops_ray.apply import ApplyOptions, execute, new_run_id
 from gitops_ray.changes import Action, ApplyResult, Outcome, Plan
 from gitops_ray.cluster import Cluster, connect, make_user_agent
@@ -91,7 +90,7 @@ def _recorder(
     repository = snapshot.repository
     signature = provenance.verify_signature(snapshot.root, commit) if commit is not None else None
     location = repository.location if repository is not None else str(snapshot.root)
-    anchors = audit.default_anchors(env, cluster=ClusterConfigMaps(cluster), repository=repository,
+    anchors = audit.default_anchors(env, cluster=cluster, repository=repository,
                                     commit=commit.sha if commit else "") if anchored else []
     return audit.RunRecorder(
         audit.open_store(env, record_dir),

@@ -43,9 +43,7 @@ def anchor_cluster(environment: Any, *, kubeconfig: str | None = None,
         except (GitopsRayError, ImportError, OSError) as err:
             yield None, f"cluster anchor not checked: {getattr(err, 'message', None) or err}"
             return
-        from gitops_ray.anchors import ClusterConfigMaps
-
-        yield ClusterConfigMaps(cluster), ""
+        yield cluster, ""
 
 
 def _notes_here() -> Any:
