@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -46,3 +47,22 @@ class Finding:
 
     def location(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
+
+
+class FindingsVerdict:
+    """`errors`, `warnings` and `valid` for any result that holds `findings`."""
+
+    __slots__ = ()
+    findings: Sequence[Finding]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_error]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.is_error]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors

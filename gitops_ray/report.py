@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree
 
-from gitops_ray.findings import Finding
+from gitops_ray.findings import Finding, FindingsVerdict
 
 FORMATS = ("text", "json", "junit", "github")
 FINDING_KEYS = ("file", "line", "column", "apiVersion", "kind", "namespace", "name", "path", "rule", "message")
@@ -26,7 +26,7 @@ Style = Callable[..., str]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Report:
+class Report(FindingsVerdict):
     source: str  # what was read: the Snapshot's description
     kuberay_version: str
     kubernetes_version: str
@@ -35,18 +35,6 @@ class Report:
     findings: Sequence[Finding]
     skipped: int = 0  # documents without a schema, ignored by request
     environment: str | None = None
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.is_error]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if not f.is_error]
-
-    @property
-    def valid(self) -> bool:
-        return not self.errors
 
 
 def _plural(count: int, word: str) -> str:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitops_ray import kuberay_rules, policy
 from gitops_ray.crdschema import prune_nulls
-from gitops_ray.findings import Finding, Severity
+from gitops_ray.findings import Finding, FindingsVerdict, Severity
 from gitops_ray.kinds import RAY_GROUP
 from gitops_ray.manifests import LoadResult, Manifest, PathElem, find_duplicates, format_path, load_bytes
 from gitops_ray.refs import ObjectRef
@@ -81,25 +81,13 @@ class SourceBlob:
 
 
 @dataclass(slots=True)
-class ValidationResult:
+class ValidationResult(FindingsVerdict):
     files: int = 0
     documents: int = 0
     checked: int = 0  # documents that had a schema
     skipped: int = 0  # documents without a schema, ignored by request
     findings: list[Finding] = field(default_factory=list)
     jobs: int = 1
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.is_error]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if not f.is_error]
-
-    @property
-    def valid(self) -> bool:
-        return not self.errors
 
 
 # --------------------------------------------------------------------------- one document
