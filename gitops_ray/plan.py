@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gitops_ray import diff, kinds, ray
+from gitops_ray import diff, facts, kinds, ray
 from gitops_ray.changes import Action, Change, FieldChange, Impact, Plan
 from gitops_ray.cluster import ENVIRONMENT_LABEL, FIELD_MANAGER, MANAGED_BY_LABEL
 from gitops_ray.environment import Environment
@@ -102,10 +102,9 @@ def build_plan(
     options: PlanOptions,
     *,
     history: JobHistory | None = None,
-    impact_of: Any = None,
+    impact_of: Callable[[dict[str, Any]], Impact] = facts.impact_of,
 ) -> Plan:
     env = options.environment
-    impact_fn = impact_of or _impact_of
     desired_refs: set[ObjectRef] = set()
     changes: list[Change] = []
     waves: dict[ObjectRef, int] = {}
@@ -116,23 +115,15 @@ def build_plan(
         waves[ref] = ray.wave_of(desired)
         change = _change_for(manifest, ref, desired, live, options, history)
         if change.action is not Action.NOOP:  # in-sync objects need no review (and 10k of them cost time)
-            change = _with(change, impact=impact_fn(desired))
+            change = _with(change, impact=impact_of(desired))
         changes.append(change)
     changes = _resolve_waves(changes, waves)
     deletions = [_prune_change(ref, obj, env) for ref, obj in live.owned.items()
                  if ref not in desired_refs and _prunable(ref, obj, env)]
     ordered = sorted(changes, key=lambda c: (c.wave, ray.rank(c.ref.kind), c.ref.namespace, c.ref.name))
-    ordered += sorted((d for d in deletions if d is not None),
-                      key=lambda c: (-ray.rank(c.ref.kind), c.ref.namespace, c.ref.name))
+    ordered += sorted(deletions, key=lambda c: (-ray.rank(c.ref.kind), c.ref.namespace, c.ref.name))
     return Plan(environment=env.name, commit=options.commit, changes=tuple(ordered), snapshot=options.snapshot,
                 kuberay_version=options.kuberay_version, target=options.target)
-
-
-def _impact_of(body: dict[str, Any]) -> Impact:
-    from gitops_ray import facts
-
-    result: Impact = facts.impact_of(body)
-    return result
 
 
 def _with(change: Change, **updates: Any) -> Change:
@@ -259,7 +250,7 @@ def _prunable(ref: ObjectRef, obj: dict[str, Any], env: Environment) -> bool:
     return not (ref.kind == "Namespace" and ref.name in SYSTEM_NAMESPACES)
 
 
-def _prune_change(ref: ObjectRef, obj: dict[str, Any], env: Environment) -> Change | None:
+def _prune_change(ref: ObjectRef, obj: dict[str, Any], env: Environment) -> Change:
     meta = obj.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     base: dict[str, Any] = {"ref": ref, "api_version": str(obj.get("apiVersion", "")), "live": obj, "desired": None}
