@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from engine_corpus import (
     ENV,
@@ -33,6 +34,17 @@ from engine_corpus import (
     run,
     write_environment,
 )
+
+
+def copy_to_namespaces(env_dir: Path, spaces: list[str], target: Path, prefix: str, client: Any) -> Path:
+    """The environment's manifest files, moved into fresh namespaces `<prefix>-NNN` (created)."""
+    target.mkdir()
+    moved = namespaces(prefix, len(spaces))
+    create_namespaces(client, moved)
+    for space, new in zip(spaces, moved, strict=True):
+        text = (env_dir / f"{space}.yaml").read_text().replace(f"namespace: {space}", f"namespace: {new}")
+        (target / f"{new}.yaml").write_text(text)
+    return target
 
 
 def main() -> int:
@@ -76,14 +88,7 @@ def main() -> int:
 
                 if kubectl is None:
                     continue
-                kdir = base / f"kubectl{round_}"
-                kdir.mkdir()
-                kspaces = namespaces(f"k{round_}", args.namespaces)
-                create_namespaces(box.client, kspaces)
-                for space, kspace in zip(spaces, kspaces, strict=True):
-                    text = (env_dir / f"{space}.yaml").read_text().replace(f"namespace: {space}",
-                                                                          f"namespace: {kspace}")
-                    (kdir / f"{kspace}.yaml").write_text(text)
+                kdir = copy_to_namespaces(env_dir, spaces, base / f"kubectl{round_}", f"k{round_}", box.client)
                 offset = box.request_log.stat().st_size
                 wall, _, _, _ = run([kubectl, "--kubeconfig", kubeconfig, "--cache-dir", kcache, "apply",
                                      "--server-side", "-f", str(kdir)], base)
@@ -92,14 +97,8 @@ def main() -> int:
                     kube_calls = count_requests(box.request_log, offset, "kubectl")
                 # The same objects once more with kubectl's client-side schema handling off
                 # (`--validate=false`): what kubectl costs when the server alone validates.
-                ndir = base / f"kubectl-novalidate{round_}"
-                ndir.mkdir()
-                nspaces = namespaces(f"n{round_}", args.namespaces)
-                create_namespaces(box.client, nspaces)
-                for space, nspace in zip(spaces, nspaces, strict=True):
-                    text = (env_dir / f"{space}.yaml").read_text().replace(f"namespace: {space}",
-                                                                          f"namespace: {nspace}")
-                    (ndir / f"{nspace}.yaml").write_text(text)
+                ndir = copy_to_namespaces(env_dir, spaces, base / f"kubectl-novalidate{round_}", f"n{round_}",
+                                          box.client)
                 wall, _, _, _ = run([kubectl, "--kubeconfig", kubeconfig, "--cache-dir", kcache, "apply",
                                      "--server-side", "--validate=false", "-f", str(ndir)], base)
                 if round_:
