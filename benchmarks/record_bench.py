@@ -23,9 +23,10 @@ from typing import Any
 import yaml
 from click.testing import CliRunner
 
-from gitops_ray import facts
-from gitops_ray.commands.history import history as history_cli
-from gitops_ray.record import Draft, EntryKind, RecordStore, canonical_json, object_digest, subject, uuid7
+from gitops_ray.cli.history import history as history_cli
+from gitops_ray.record import facts
+from gitops_ray.record.entries import Draft, EntryKind, canonical_json, object_digest, subject, uuid7
+from gitops_ray.record.store import RecordStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,7 +127,7 @@ def build_log(directory: Path, entries: int) -> Path:
 
 def bench_history(record_dir: Path) -> dict[str, float]:
     """The CLI in-process, index warm (kept by the writer), then the index-lost worst case."""
-    from gitops_ray import recordindex
+    from gitops_ray.record import index
 
     runner = CliRunner()
     timings = {}
@@ -137,7 +138,7 @@ def bench_history(record_dir: Path) -> dict[str, float]:
         timings[label] = time.perf_counter() - start
         assert result.exit_code == 0, result.output[:500]
     path = record_dir / "bench.jsonl"
-    recordindex.index_path(path).unlink()
+    index.index_path(path).unlink()
     start = time.perf_counter()
     runner.invoke(history_cli, ["--env", "bench", "--record-dir", str(record_dir), *cases[1][1]])
     timings["cold"] = time.perf_counter() - start
@@ -146,7 +147,7 @@ def bench_history(record_dir: Path) -> dict[str, float]:
         json.loads(line)
     timings["floor_json_loads"] = time.perf_counter() - start
     timings["mb"] = path.stat().st_size / 1e6
-    timings["index_mb"] = recordindex.index_path(path).stat().st_size / 1e6
+    timings["index_mb"] = index.index_path(path).stat().st_size / 1e6
     return timings
 
 

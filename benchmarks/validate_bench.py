@@ -45,7 +45,7 @@ BENCH_DOC = ROOT / "docs" / "benchmarks.md"
 def corpus_documents() -> list[dict[str, Any]]:
     """Sample documents that have a bundled schema and validate on their own."""
     sys.path.insert(0, str(ROOT))
-    from gitops_ray.validate import SourceBlob, ValidateOptions, validate_blobs
+    from gitops_ray.checks.validate import SourceBlob, ValidateOptions, validate_blobs
 
     docs: list[dict[str, Any]] = []
     for path in sorted(SAMPLES.rglob("*.yaml")):
@@ -62,7 +62,7 @@ def corpus_documents() -> list[dict[str, Any]]:
 
 
 def _has_schema(doc: dict[str, Any]) -> bool:
-    from gitops_ray.schemas import schema_set
+    from gitops_ray.checks.schemas import schema_set
 
     return schema_set(VERSION).lookup(str(doc.get("apiVersion")), str(doc.get("kind"))) is not None
 

@@ -1,4 +1,4 @@
-from gitops_ray.cli import main
+from gitops_ray.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -6,6 +6,11 @@ the record, the way Flux's ChangeSet does. Pure data; no I/O.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -157,3 +162,14 @@ class ApplyResult:
 
     def by_outcome(self, outcome: Outcome) -> list[ChangeResult]:
         return [r for r in self.results if r.outcome is outcome]
+
+
+def new_run_id() -> str:
+    """A run's id: sortable by time, unique enough across machines (joins plan, apply and record)."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+
+
+def spec_digest(body: Mapping[str, Any]) -> str:
+    """Identity of what a RayJob runs: its spec (what the operator bakes in at submission)."""
+    spec = json.dumps(body.get("spec") or {}, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(spec.encode()).hexdigest()

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gitops_ray import schemas  # noqa: E402
+from gitops_ray.checks import schemas  # noqa: E402
 
 
 def main() -> int:

@@ -11,16 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_ray.sandbox._raycommon import (
-    FIELD_MANAGER,
-    RAY_V1,
-    Env,
-    delete,
-    deleting,
-    get,
-    int_or,
-    parse_time,
-)
+from gitops_ray.sandbox._raycommon import FIELD_MANAGER, RAY_V1, Env, delete, deleting, get, int_or, parse_time
 from gitops_ray.sandbox._rayjobparts import Pass
 
 IMPACT = {"DeleteSelf": 4, "DeleteCluster": 3, "DeleteWorkers": 2, "DeleteNone": 1}

@@ -18,15 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from gitops_ray.sandbox._raycommon import (
-    AUTOSCALER_MANAGER,
-    MAX_INT32,
-    RAY_V1,
-    Env,
-    deleting,
-    int_or,
-    status_code,
-)
+from gitops_ray.sandbox._raycommon import AUTOSCALER_MANAGER, MAX_INT32, RAY_V1, Env, deleting, int_or, status_code
 from gitops_ray.sandbox._rayspec import autoscaling
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from gitops_ray.changes import Action, Outcome
-from gitops_ray.engine import make_plan, reconcile, run_apply
+from gitops_ray.engine.run import make_plan, reconcile, run_apply
 from gitops_ray.sandbox import Sandbox
 from gitops_ray.sandbox._raycommon import OperatorTimings
 

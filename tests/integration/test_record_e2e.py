@@ -23,7 +23,7 @@ import pytest
 
 from gitops_ray import __version__
 from gitops_ray.changes import Action
-from gitops_ray.engine import make_plan, run_apply
+from gitops_ray.engine.run import make_plan, run_apply
 from gitops_ray.sandbox import Sandbox
 from gitops_ray.sandbox._raycommon import OperatorTimings
 

@@ -14,14 +14,14 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from gitops_ray import audit, provenance
-from gitops_ray.apply import ApplyOptions, execute
 from gitops_ray.changes import ApplyResult, Plan
 from gitops_ray.cluster import ENVIRONMENT_LABEL, MANAGED_BY_LABEL
+from gitops_ray.engine.apply import ApplyOptions, execute
+from gitops_ray.engine.plan import LiveState, PlanOptions, build_plan
 from gitops_ray.environment import parse_environment
 from gitops_ray.manifests import load_text
-from gitops_ray.plan import LiveState, PlanOptions, build_plan
-from gitops_ray.record import RecordStore
+from gitops_ray.record import audit, provenance
+from gitops_ray.record.store import RecordStore
 from gitops_ray.refs import ObjectRef
 from gitops_ray.source import Commit
 

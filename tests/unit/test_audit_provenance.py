@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from gitops_ray import provenance
+from gitops_ray.record import provenance
 from gitops_ray.source import Repository
 
 

@@ -15,10 +15,9 @@ from record_world import (
     manifests,
 )
 
-from gitops_ray import anchors, audit, evidence
-from gitops_ray.changes import Action, Outcome
-from gitops_ray.plan import spec_digest
-from gitops_ray.record import EntryKind
+from gitops_ray.changes import Action, Outcome, spec_digest
+from gitops_ray.record import anchors, audit, evidence
+from gitops_ray.record.entries import EntryKind
 from gitops_ray.refs import ObjectRef
 
 JOB_REF = ObjectRef("ray.io", "RayJob", "ray-dev", "job")
@@ -220,7 +219,7 @@ def test_completed_job_matches_the_spec_digest_only(world):
     recorder = world.recorder()
     recorder.observe(world.cluster.owned())
     [job_manifest] = [m for m in manifests(JOB)]
-    from gitops_ray.plan import desired_object
+    from gitops_ray.engine.plan import desired_object
 
     digest = spec_digest(desired_object(job_manifest, world.env))
     found = evidence.completed_job(recorder.index, JOB_REF, digest)

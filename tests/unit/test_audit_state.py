@@ -8,8 +8,8 @@ import pytest
 from record_world import CM, JOB, NS, World
 from test_audit_recorder import finish_job, operator_creates_cluster
 
-from gitops_ray import recordstate
-from gitops_ray.recordstate import RecordIndex
+from gitops_ray.record import state
+from gitops_ray.record.state import RecordIndex
 
 
 def full(world) -> dict:
@@ -27,7 +27,7 @@ def world(tmp_path):
 
 
 def test_state_is_saved_at_close_and_equals_a_full_fold(world):
-    path = recordstate.state_path(world.store.path)
+    path = state.state_path(world.store.path)
     assert path.exists()
     saved = json.loads(path.read_text())["index"]
     assert saved == full(world)
@@ -37,12 +37,12 @@ def test_state_is_saved_at_close_and_equals_a_full_fold(world):
 
 
 def test_entries_after_the_saved_state_are_folded_on_load(world):
-    before = recordstate.state_path(world.store.path).read_bytes()
+    before = state.state_path(world.store.path).read_bytes()
     world.cluster.objects.pop(("ConfigMap", "ray-dev", "cfg"))
     recorder = world.recorder()
     recorder.observe(world.cluster.owned())  # written, not checkpointed: state file not saved
-    assert recordstate.state_path(world.store.path).read_bytes() == before
-    loaded = recordstate.load(world.store)
+    assert state.state_path(world.store.path).read_bytes() == before
+    loaded = state.load(world.store)
     assert loaded.to_json() == full(world)
     assert "ConfigMap/ray-dev/cfg" not in {k.ref for k in loaded.known.values()}
 
@@ -63,8 +63,8 @@ def test_another_writers_entries_are_caught_up_before_ours(world):
 def test_a_state_that_does_not_match_the_log_is_rebuilt(world):
     lines = world.store.path.read_bytes().split(b"\n")
     world.store.path.write_bytes(b"\n".join(lines[:6]) + b"\n")  # truncated behind the state's back
-    loaded = recordstate.load(world.store)
+    loaded = state.load(world.store)
     assert loaded.to_json() == full(world)
     assert loaded.covered == len(b"\n".join(lines[:6])) + 1
-    recordstate.state_path(world.store.path).write_text("{not json")
-    assert recordstate.load(world.store).to_json() == full(world)
+    state.state_path(world.store.path).write_text("{not json")
+    assert state.load(world.store).to_json() == full(world)

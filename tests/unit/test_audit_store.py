@@ -7,13 +7,14 @@ import re
 import threading
 from pathlib import Path
 
-from gitops_ray import anchors, record
-from gitops_ray.record import GENESIS, Draft, EntryKind, RecordStore
+from gitops_ray.record import anchors, entries
+from gitops_ray.record.entries import GENESIS, Draft, EntryKind
+from gitops_ray.record.store import RecordStore
 
 
 def draft(n: int, run: str = "run-1", kind: EntryKind = EntryKind.OBSERVATION) -> Draft:
     return Draft(kind=kind, run_id=run, predicate={"observation": {"type": "test", "n": n}},
-                 subjects=[record.subject(f"v1/ConfigMap/ns/cm-{n}", None)])
+                 subjects=[entries.subject(f"v1/ConfigMap/ns/cm-{n}", None)])
 
 
 def test_lines_are_in_toto_statements_chained_by_the_previous_line_hash(tmp_path):
@@ -30,28 +31,28 @@ def test_lines_are_in_toto_statements_chained_by_the_previous_line_hash(tmp_path
     assert statements[1]["predicate"]["entry"]["prev"] == hashlib.sha256(lines[0]).hexdigest()
     assert statements[2]["predicate"]["entry"]["prev"] == hashlib.sha256(lines[1]).hexdigest()
     assert [first.id, second.id, third.id] == [s["predicate"]["entry"]["id"] for s in statements]
-    assert lines[0] == record.canonical_json(statements[0])  # stored bytes are canonical
+    assert lines[0] == entries.canonical_json(statements[0])  # stored bytes are canonical
     assert anchors.verify_chain(store.scan(), "dev").ok
 
 
 def test_uuid7_is_time_ordered_and_versioned():
-    ids = [record.uuid7() for _ in range(200)]
+    ids = [entries.uuid7() for _ in range(200)]
     assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", i) for i in ids)
     assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)
     assert len(set(ids)) == 200
-    assert record.audit_id(ids[0], 3) == f"{ids[0]}-3"
+    assert entries.audit_id(ids[0], 3) == f"{ids[0]}-3"
 
 
 def test_object_digest_ignores_server_fields_and_secret_values():
     body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": "n"}, "data": {"k": "v"}}
     live = {**body, "metadata": {**body["metadata"], "uid": "u", "resourceVersion": "7", "generation": 2,
                                   "creationTimestamp": "t", "managedFields": [{}]}, "status": {"x": 1}}
-    assert record.object_digest(body) == record.object_digest(live)
-    assert record.object_digest(body) != record.object_digest({**body, "data": {"k": "w"}})
+    assert entries.object_digest(body) == entries.object_digest(live)
+    assert entries.object_digest(body) != entries.object_digest({**body, "data": {"k": "w"}})
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"pw": "c2VjcmV0"}}
     other = {**secret, "data": {"pw": "b3RoZXI="}}
-    assert record.object_digest(secret) == record.object_digest(other)
-    assert record.object_digest(secret) != record.object_digest({**secret, "data": {"pw2": "c2VjcmV0"}})
+    assert entries.object_digest(secret) == entries.object_digest(other)
+    assert entries.object_digest(secret) != entries.object_digest({**secret, "data": {"pw2": "c2VjcmV0"}})
 
 
 def test_torn_last_line_is_kept_declared_by_the_next_append_and_chain_stays_valid(tmp_path):
@@ -148,10 +149,10 @@ def test_two_processes_appending_1000_each_never_interleave_or_lose(tmp_path):
         mine = [e.predicate["observation"]["n"] for e in entries if e.run_id == f"worker-{worker}"]
         assert mine == list(range(1000))  # each writer's entries in its own order, none lost
     assert len({e.id for e in entries}) == 2000
-    from gitops_ray import recordindex
+    from gitops_ray.record import index
 
-    indexed = recordindex.load(RecordStore(path, environment="dev"))  # the derived index kept up too
-    assert [int(i[recordindex.SEQ]) for i in indexed] == list(range(1, 2001))
+    indexed = index.load(RecordStore(path, environment="dev"))  # the derived index kept up too
+    assert [int(i[index.SEQ]) for i in indexed] == list(range(1, 2001))
 
 
 def test_threads_appending_concurrently_are_serialised(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from record_world import CM, JOB, NS, World
 
-from gitops_ray import anchors, audit, evidence, record
+from gitops_ray.record import anchors, audit, entries, evidence
 from gitops_ray.source import Repository
 
 
@@ -120,21 +120,21 @@ def test_editing_the_last_line_is_caught_by_the_anchored_head(world):
     original = lines(world)
     last = json.loads(original[-1])
     last["predicate"]["environment"] = "prod"
-    write(world, [*original[:-1], record.canonical_json(last)])
+    write(world, [*original[:-1], entries.canonical_json(last)])
     result = verify(world)
     assert result.first is not None and result.first.line == len(original)
     assert "differs from the anchored head" in result.first.message
 
 
 def test_a_consistent_rewrite_of_the_whole_log_is_caught_by_the_anchors(world):
-    prev = record.GENESIS
+    prev = entries.GENESIS
     rewritten = []
     for line in lines(world):
         statement = json.loads(line)
         statement["predicate"]["entry"]["prev"] = prev
         if statement["predicate"]["entry"]["kind"] == "intent":
             statement["predicate"]["source"]["author"]["name"] = "Mallory"
-        raw = record.canonical_json(statement)
+        raw = entries.canonical_json(statement)
         rewritten.append(raw)
         prev = hashlib.sha256(raw).hexdigest()
     write(world, rewritten)

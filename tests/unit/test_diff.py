@@ -2,16 +2,8 @@ from __future__ import annotations
 
 import copy
 
-from gitops_ray.diff import (
-    MASK,
-    carry_owned_fields,
-    compare,
-    expand,
-    in_sync,
-    parse_pointer,
-    parse_quantity,
-    pointer,
-)
+from gitops_ray.engine.diff import MASK, carry_owned_fields, compare, expand, in_sync, parse_pointer, pointer
+from gitops_ray.quantity import parse_quantity
 
 RC = {
     "apiVersion": "ray.io/v1",

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gitops_ray import facts
+from gitops_ray.record import facts
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests" / "data" / "kuberay-samples-v1.5.1"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitops_ray.health import Health, health_of
+from gitops_ray.engine.health import Health, health_of
 
 
 def cond(type_, status="True", reason=""):

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from record_world import CANARY_ENV, CANARY_SECRET, CM, JOB, NS, SECRET, SECRET_B64_DECODED, World
 from test_audit_recorder import finish_job, operator_creates_cluster
 
-from gitops_ray import audit, history
-from gitops_ray.commands.audit import audit as audit_cli
-from gitops_ray.commands.history import history as history_cli
+from gitops_ray.cli.audit import audit as audit_cli
+from gitops_ray.cli.history import history as history_cli
+from gitops_ray.record import audit, history
 from gitops_ray.source import Commit, Repository
 
 
@@ -193,29 +193,29 @@ def test_verify_cli_without_a_record_fails(tmp_path):
 
 
 def test_history_index_is_derived_and_rebuilt_when_it_does_not_match_the_log(world):
-    from gitops_ray import recordindex
+    from gitops_ray.record import index
 
     job_lifecycle(world)
-    index = recordindex.index_path(world.store.path)
-    assert index.exists()  # kept current by the writer
+    index_file = index.index_path(world.store.path)
+    assert index_file.exists()  # kept current by the writer
     direct = [r.to_json() for r in history.rows(world.store.entries(), "dev")]
-    via_index = [r.to_json() for r in history.rows_from_index(recordindex.load(world.store), "dev",
-                                                              load=recordindex.reader(world.store))]
+    via_index = [r.to_json() for r in history.rows_from_index(index.load(world.store), "dev",
+                                                              load=index.reader(world.store))]
     assert via_index == direct
 
-    index.unlink()
-    assert [r.to_json() for r in history.rows_from_index(recordindex.load(world.store), "dev")] == direct
-    assert index.exists()
+    index_file.unlink()
+    assert [r.to_json() for r in history.rows_from_index(index.load(world.store), "dev")] == direct
+    assert index_file.exists()
 
     with world.store.path.open("ab") as fh:
         fh.write(b'{"torn')  # a crash mid-append: the writer's next append cannot extend the index
     world.run(NS, CM.replace("'1'", "'3'"))
-    loaded = recordindex.load(world.store)
-    assert [int(i[recordindex.SEQ]) for i in loaded] == [e.seq for e in world.store.entries()]
+    loaded = index.load(world.store)
+    assert [int(i[index.SEQ]) for i in loaded] == [e.seq for e in world.store.entries()]
 
     lines = world.store.path.read_bytes().split(b"\n")
     world.store.path.write_bytes(b"\n".join(lines[:5]) + b"\n")  # truncated behind the index's back
-    assert [int(i[recordindex.SEQ]) for i in recordindex.load(world.store)] == [1, 2, 3, 4, 5]
+    assert [int(i[index.SEQ]) for i in index.load(world.store)] == [1, 2, 3, 4, 5]
 
 
 def test_markdown_report_reads_full_intents_through_the_index(world):

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from gitops_ray import kuberay_rules, syntax
+from gitops_ray.checks import kuberay_rules, syntax
+from gitops_ray.checks.kuberay_rules import Hit
 from gitops_ray.environment import OperatorConfig
 from gitops_ray.findings import Severity
-from gitops_ray.kuberay_rules import Hit
 from gitops_ray.manifests import format_path
 
 NEWEST = "1.7.0"
@@ -385,11 +385,11 @@ def test_every_rule_id_is_catalogued_and_documented() -> None:
     import re
     from pathlib import Path
 
-    from gitops_ray import policy
+    from gitops_ray.checks import policy
 
     root = Path(__file__).resolve().parents[2]
     source = "".join((root / "gitops_ray" / name).read_text()
-                     for name in ("kuberay_rules.py", "kuberay_cluster_rules.py", "policy.py"))
+                     for name in ("checks/kuberay_rules.py", "checks/kuberay_cluster_rules.py", "checks/policy.py"))
     used = set(re.findall(r'"((?:kuberay|policy):[a-z0-9-]+)"', source))
     catalogued = set(kuberay_rules.RULES) | set(policy.RULES)
     assert used == catalogued

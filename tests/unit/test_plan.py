@@ -4,10 +4,10 @@ import copy
 
 import pytest
 
-from gitops_ray.changes import Action, Impact
+from gitops_ray.changes import Action, Impact, spec_digest
+from gitops_ray.engine.plan import LiveState, PlanOptions, apply_body, build_plan, desired_object
 from gitops_ray.environment import parse_environment
 from gitops_ray.manifests import load_text
-from gitops_ray.plan import LiveState, PlanOptions, apply_body, build_plan, desired_object, spec_digest
 from gitops_ray.refs import ObjectRef
 
 ENV = """apiVersion: gitops-ray.io/v1alpha1
@@ -224,7 +224,7 @@ def test_objects_verified_at_the_same_resource_version_skip_the_comparison():
     current = live(CM)
     current["data"] = {"a": "changed behind Git's back"}
     [m] = manifests(CM)
-    from gitops_ray.plan import in_sync_marks, manifest_digest
+    from gitops_ray.engine.plan import in_sync_marks, manifest_digest
 
     digest = manifest_digest(m, environment)
     state = LiveState(owned={ObjectRef.from_object(current): current})

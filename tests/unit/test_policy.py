@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from gitops_ray.checks.policy import check_namespace
 from gitops_ray.manifests import Manifest, load_text
-from gitops_ray.policy import check_namespace
 
 
 def _manifest(text: str) -> Manifest:

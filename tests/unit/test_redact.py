@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from gitops_ray.redact import HIDDEN, mask_env_vars
+from gitops_ray.record.redact import HIDDEN, mask_env_vars
 
 
 def test_env_var_values_in_a_runtime_env_yaml_are_hidden_and_the_rest_kept() -> None:

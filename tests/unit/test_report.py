@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree
 
+from gitops_ray.cli.report import FINDING_KEYS, Report, render_github, render_json, render_junit, render_text, summary
 from gitops_ray.findings import Finding, Severity
-from gitops_ray.report import FINDING_KEYS, Report, render_github, render_json, render_junit, render_text, summary
 
 ERROR = Finding(file="a.yaml", line=3, column=5, message="'x' is not of type 'integer'", rule="schema:type",
                 path="spec.replicas", api_version="ray.io/v1", kind="RayCluster", namespace="ns", name="c")

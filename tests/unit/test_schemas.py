@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
-from gitops_ray import crdschema, schemas
+from gitops_ray.checks import crdschema, schemas
 from gitops_ray.errors import SchemaError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -292,7 +292,7 @@ def test_not_a_crd_is_refused() -> None:
 def test_schemas_list_shows_versions_kinds_and_sources() -> None:
     from click.testing import CliRunner
 
-    from gitops_ray.cli import cli
+    from gitops_ray.cli.main import cli
 
     result = CliRunner().invoke(cli, ["schemas", "list"])
     assert result.exit_code == 0, result.output
@@ -308,7 +308,7 @@ def test_schemas_list_shows_versions_kinds_and_sources() -> None:
 def test_schemas_import_cli(isolated_catalogue: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from gitops_ray.cli import cli
+    from gitops_ray.cli.main import cli
 
     crd = str(BUNDLED / "kuberay" / "1.6.2" / "crds" / "ray.io_raycronjobs.yaml.gz")
     result = CliRunner().invoke(cli, ["schemas", "import", "--crd", crd, "--version", "1.6.3"])

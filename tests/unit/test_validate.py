@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from gitops_ray import schemas
+from gitops_ray.checks import schemas
+from gitops_ray.checks.validate import Checker, SourceBlob, ValidateOptions, validate_blobs, validate_manifests
 from gitops_ray.environment import ClusterTarget, Environment, OperatorConfig
 from gitops_ray.findings import Finding, Severity
 from gitops_ray.manifests import load_text
-from gitops_ray.validate import Checker, SourceBlob, ValidateOptions, validate_blobs, validate_manifests
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "tests" / "data" / "kuberay-samples-v1.5.1"

@@ -15,9 +15,9 @@ from xml.etree import ElementTree
 import pytest
 from click.testing import CliRunner, Result
 
-from gitops_ray import schemas
-from gitops_ray.cli import cli
-from gitops_ray.report import FINDING_KEYS
+from gitops_ray.checks import schemas
+from gitops_ray.cli.main import cli
+from gitops_ray.cli.report import FINDING_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "tests" / "data" / "kuberay-samples-v1.5.1"
@@ -268,7 +268,7 @@ def test_python_dash_m_gitops_ray_validate_as_a_process(tmp_path: Path) -> None:
 
 def test_validate_does_not_import_the_kubernetes_client(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text(CLUSTER)
-    code = ("import sys\nfrom gitops_ray.cli import main\ntry:\n    main(['validate', 'c.yaml'])\n"
+    code = ("import sys\nfrom gitops_ray.cli.main import main\ntry:\n    main(['validate', 'c.yaml'])\n"
             "except SystemExit:\n    pass\nprint(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('kubernetes', 'git', 'jsonschema', 'ruamel')))")
     env = {**os.environ, "GITOPS_RAY_SCHEMA_DIR": str(tmp_path / "s"), "XDG_CACHE_HOME": str(tmp_path / "c")}
