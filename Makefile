@@ -38,6 +38,7 @@ test-integration: venv system-deps
 lint: venv
 	$(PY) -m ruff check gitops_ray tests benchmarks
 	$(PY) -m mypy --strict gitops_ray
+	$(VENV)/bin/lint-imports
 
 bench: venv system-deps
 	$(PY) benchmarks/run_all.py

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gitops_ray import __version__, kinds
-from gitops_ray.environment import ClusterTarget, resolve_state_dir
+from gitops_ray.environment import ClusterTarget
 from gitops_ray.errors import ClusterError
 from gitops_ray.refs import ObjectRef, split_api_version
 
@@ -377,21 +377,19 @@ def connect(
     *,
     kubeconfig: str | None = None,
     context: str | None = None,
-    kuberay_version: str | None = None,
     user_agent: str | None = None,
     pool_size: int = 16,
 ) -> Iterator[Cluster]:
-    """Connect the way kubectl would: `--kubeconfig`/`--context` override the environment."""
-    if kubeconfig is None and context is None and target.is_sandbox:
-        from gitops_ray.sandbox import connect as sandbox_connect
+    """Connect the way kubectl would: `--kubeconfig`/`--context` override the environment.
 
-        state = resolve_state_dir(target)
-        with sandbox_connect(state, kuberay_version=kuberay_version) as path:
-            yield _from_kubeconfig(str(path), None, user_agent, pool_size)
-        return
+    A target naming the embedded sandbox is resolved to the sandbox's kubeconfig by the
+    caller (`engine.target`): this module knows kubeconfigs, not the sandbox.
+    """
     if kubeconfig is None and context is None and target.in_cluster:
         yield _in_cluster(user_agent, pool_size)
         return
+    if kubeconfig is None and context is None and target.is_sandbox:
+        raise ClusterError(f"{target.describe()}: a sandbox target needs its kubeconfig (engine.target.open_cluster)")
     yield _from_kubeconfig(kubeconfig or target.kubeconfig, context or target.context, user_agent, pool_size)
 
 

@@ -28,18 +28,12 @@ def anchor_cluster(environment: Any, *, kubeconfig: str | None = None,
     if isinstance(environment, str):
         yield None, f"cluster anchor not checked: environment {environment}"
         return
-    if environment.cluster.is_sandbox and kubeconfig is None and context is None:
-        from gitops_ray.environment import resolve_state_dir
-
-        state = resolve_state_dir(environment.cluster)
-        if not state.exists():
-            yield None, f"cluster anchor not checked: no sandbox state at {state}"
-            return
     with contextlib.ExitStack() as stack:
         try:
-            from gitops_ray.cluster import connect
+            from gitops_ray.engine.target import open_cluster
 
-            cluster = stack.enter_context(connect(environment.cluster, kubeconfig=kubeconfig, context=context))
+            cluster = stack.enter_context(open_cluster(environment.cluster, kubeconfig=kubeconfig, context=context,
+                                                       start_sandbox=False))
         except (GitopsRayError, ImportError, OSError) as err:
             yield None, f"cluster anchor not checked: {getattr(err, 'message', None) or err}"
             return

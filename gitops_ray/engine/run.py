@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitops_ray.changes import Action, ApplyResult, Outcome, Plan, new_run_id
-from gitops_ray.cluster import Cluster, connect, make_user_agent
+from gitops_ray.cluster import Cluster, make_user_agent
 from gitops_ray.engine import pipeline
 from gitops_ray.engine.apply import ApplyOptions, execute
 from gitops_ray.engine.live import read_live
 from gitops_ray.engine.plan import JobHistory, LiveState, PlanOptions, build_plan, in_sync_marks
+from gitops_ray.engine.target import open_cluster
 from gitops_ray.findings import Finding
 from gitops_ray.record import audit, provenance
 from gitops_ray.refs import ObjectRef
@@ -127,8 +128,8 @@ def _session(
     say(f"validating {environment.name} from {snapshot.description}")
     desired = pipeline.load_desired(snapshot, environment, kuberay_version=kuberay_version)
     commit = snapshot.commit.sha if snapshot.commit else ""
-    with connect(environment.cluster, kubeconfig=kubeconfig, context=context,
-                 kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit)) as cluster:
+    with open_cluster(environment.cluster, kubeconfig=kubeconfig, context=context,
+                      kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit)) as cluster:
         recorder = _recorder(cluster, desired, run_id=new_run_id(), ref=ref, record_dir=record_dir,
                              anchored=anchored)
         yield desired, cluster, recorder, _read(cluster, desired, say)

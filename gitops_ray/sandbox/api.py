@@ -67,7 +67,7 @@ class Api:
         for served in self.registry.crd_types(name):
             if served.version == served.storage_version:
                 for row in txn.of_resource(served.group_resource):
-                    deletion.remove(self, txn, served, row)
+                    writes.remove(self, txn, served, row)
         txn.after_commit.append(lambda: self.registry.set_crd(name, []))
 
     def _bootstrap_namespace(self, txn: Txn, ns: str) -> None:

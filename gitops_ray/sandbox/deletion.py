@@ -11,16 +11,14 @@ as on a cluster, while everything else is gone before the response returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitops_ray.sandbox import errors as E
 from gitops_ray.sandbox.admission import Outcome
+from gitops_ray.sandbox.context import ServerContext
 from gitops_ray.sandbox.resources import ResourceType
 from gitops_ray.sandbox.store import Row, Txn
-from gitops_ray.sandbox.writes import system_update
-
-if TYPE_CHECKING:
-    from gitops_ray.sandbox.api import Api
+from gitops_ray.sandbox.writes import remove, system_update
 
 Obj = dict[str, Any]
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
@@ -70,7 +68,7 @@ def _success(rt: ResourceType, obj: Obj) -> Obj:
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
 
-def delete(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, opts: DeleteOptions) -> tuple[int, Obj]:
+def delete(api: ServerContext, txn: Txn, rt: ResourceType, ns: str, name: str, opts: DeleteOptions) -> tuple[int, Obj]:
     row = txn.get(rt.group_resource, ns, name)
     if row is None:
         raise E.not_found(rt.plural, rt.group, name)
@@ -115,20 +113,7 @@ def delete(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, opts: Delet
     return 200, obj
 
 
-def remove(api: Api, txn: Txn, rt: ResourceType, row: Row, final: Obj | None = None) -> Obj:
-    """Delete for good; queue what the controllers must look at next."""
-    obj = txn.delete(rt, row, final)
-    for ref in obj["metadata"].get("ownerReferences") or ():
-        owner = txn.by_uid(str(ref.get("uid", ""))) if isinstance(ref, dict) else None
-        if owner is not None:
-            txn.gc_queue.append((owner.gr, owner.ns, owner.name))
-    if row.ns:
-        txn.ns_queue.add(row.ns)
-    api.after_remove(txn, rt, obj)
-    return obj
-
-
-def delete_collection(api: Api, txn: Txn, rt: ResourceType, ns: str | None, rows: list[Row],
+def delete_collection(api: ServerContext, txn: Txn, rt: ResourceType, ns: str | None, rows: list[Row],
                       opts: DeleteOptions) -> list[Obj]:
     out = []
     for row in rows:
@@ -137,7 +122,7 @@ def delete_collection(api: Api, txn: Txn, rt: ResourceType, ns: str | None, rows
     return out
 
 
-def settle(api: Api, txn: Txn) -> None:
+def settle(api: ServerContext, txn: Txn) -> None:
     """Run the garbage collector and namespace controller until they have nothing left to do."""
     seen_removed = 0
     for _ in range(100000):
@@ -158,11 +143,11 @@ def settle(api: Api, txn: Txn) -> None:
             return
 
 
-def _type(api: Api, gr: str) -> ResourceType | None:
+def _type(api: ServerContext, gr: str) -> ResourceType | None:
     return api.registry.storage_type(gr)
 
 
-def _collect_dependents(api: Api, txn: Txn, owner_uid: str) -> None:
+def _collect_dependents(api: ServerContext, txn: Txn, owner_uid: str) -> None:
     for gr, ns, name in txn.dependents(owner_uid):
         rt = _type(api, gr)
         row = txn.get(gr, ns, name)
@@ -179,7 +164,7 @@ def _collect_dependents(api: Api, txn: Txn, owner_uid: str) -> None:
             delete(api, txn, rt, ns, name, DeleteOptions(propagation="Background"))
 
 
-def _finish_gc_finalizers(api: Api, txn: Txn, gr: str, ns: str, name: str) -> None:
+def _finish_gc_finalizers(api: ServerContext, txn: Txn, gr: str, ns: str, name: str) -> None:
     rt = _type(api, gr)
     row = txn.get(gr, ns, name)
     if rt is None or row is None:
@@ -226,7 +211,7 @@ def _finish_gc_finalizers(api: Api, txn: Txn, gr: str, ns: str, name: str) -> No
     system_update(api, txn, rt, obj, manager=GC_MANAGER)
 
 
-def _sweep_namespace(api: Api, txn: Txn, ns: str) -> None:
+def _sweep_namespace(api: ServerContext, txn: Txn, ns: str) -> None:
     nrt = api.registry.storage_type("namespaces")
     row = txn.get("namespaces", "", ns)
     if nrt is None or row is None:

@@ -12,16 +12,14 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitops_ray.sandbox import errors as E
+from gitops_ray.sandbox.context import ServerContext
 from gitops_ray.sandbox.resources import COMMON_FIELD_LABELS, ResourceType
 from gitops_ray.sandbox.selectors import Selector, field_matcher, field_values, label_matcher
 from gitops_ray.sandbox.store import Row, encode_body
 from gitops_ray.sandbox.typeschema import apply_defaults
-
-if TYPE_CHECKING:
-    from gitops_ray.sandbox.api import Api
 
 Obj = dict[str, Any]
 
@@ -63,7 +61,7 @@ class Filter:
         return True
 
 
-def body_of(api: Api, rt: ResourceType, row: Row) -> bytes:
+def body_of(api: ServerContext, rt: ResourceType, row: Row) -> bytes:
     """The stored body, re-defaulted if its CRD schema changed since it was written."""
     if rt.builtin:
         return row.body
@@ -75,17 +73,17 @@ def body_of(api: Api, rt: ResourceType, row: Row) -> bytes:
     return encode_body(obj)
 
 
-def item_bytes(api: Api, rt: ResourceType, row: Row) -> bytes:
+def item_bytes(api: ServerContext, rt: ResourceType, row: Row) -> bytes:
     body = body_of(api, rt, row)
     return rt.item_prefix() + body[1:] if len(body) > 2 else rt.item_prefix()[:-1] + b"}"
 
 
-def item_obj(api: Api, rt: ResourceType, row: Row) -> Obj:
+def item_obj(api: ServerContext, rt: ResourceType, row: Row) -> Obj:
     obj: Obj = json.loads(item_bytes(api, rt, row))
     return obj
 
 
-def get(api: Api, rt: ResourceType, ns: str, name: str) -> Row:
+def get(api: ServerContext, rt: ResourceType, ns: str, name: str) -> Row:
     row = api.store.get(rt.group_resource, ns, name)
     if row is None:
         raise E.not_found(rt.plural, rt.group, name)
@@ -98,7 +96,7 @@ def encode_continue(rv: int, ns: str, name: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_continue(api: Api, token: str) -> tuple[int, tuple[str, str]]:
+def decode_continue(api: ServerContext, token: str) -> tuple[int, tuple[str, str]]:
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -120,7 +118,7 @@ class Page:
     remaining: int | None = None
 
 
-def list_rows(api: Api, rt: ResourceType, ns: str | None, flt: Filter, *, limit: int | None,
+def list_rows(api: ServerContext, rt: ResourceType, ns: str | None, flt: Filter, *, limit: int | None,
               token: str | None) -> Page:
     after = None
     if token:
@@ -147,7 +145,7 @@ def list_rows(api: Api, rt: ResourceType, ns: str | None, flt: Filter, *, limit:
     return Page(rv, matched)
 
 
-def list_body(api: Api, rt: ResourceType, page: Page) -> bytes:
+def list_body(api: ServerContext, rt: ResourceType, page: Page) -> bytes:
     meta: Obj = {"resourceVersion": str(page.rv)}
     if page.token:
         meta["continue"] = page.token

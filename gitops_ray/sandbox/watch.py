@@ -12,15 +12,12 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from gitops_ray.sandbox import errors as E
+from gitops_ray.sandbox.context import ServerContext
 from gitops_ray.sandbox.reads import Filter, body_of
 from gitops_ray.sandbox.resources import ResourceType
 from gitops_ray.sandbox.store import Event
-
-if TYPE_CHECKING:
-    from gitops_ray.sandbox.api import Api
 
 BOOKMARK_INTERVAL = 5.0
 
@@ -49,7 +46,7 @@ def _event_type(event: Event, flt: Filter) -> str | None:
     return None
 
 
-def stream(api: Api, rt: ResourceType, ns: str | None, flt: Filter, *, resource_version: str | None,
+def stream(api: ServerContext, rt: ResourceType, ns: str | None, flt: Filter, *, resource_version: str | None,
            timeout: float, bookmarks: bool, stop: threading.Event,
            render: Callable[[bytes], bytes] | None = None) -> Iterator[bytes]:
     """`render` turns each event's object into what is sent (a one-row Table for `kubectl get -w`)."""

@@ -12,7 +12,7 @@ one wins, the other gets 409.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
@@ -32,11 +32,9 @@ from gitops_ray.sandbox.admission import (
     unchanged,
     validation_errors,
 )
+from gitops_ray.sandbox.context import ServerContext
 from gitops_ray.sandbox.resources import ResourceType
 from gitops_ray.sandbox.store import Row, Txn, clone
-
-if TYPE_CHECKING:
-    from gitops_ray.sandbox.api import Api
 
 Obj = dict[str, Any]
 MERGE = "application/merge-patch+json"
@@ -49,14 +47,14 @@ BUILTIN_PATCH_TYPES = (JSON_PATCH, MERGE, STRATEGIC, APPLY)
 MAX_JSON_PATCH_OPS = 10000
 
 
-def create(api: Api, txn: Txn, rt: ResourceType, ns: str, body: Any, opts: WriteOptions) -> Outcome:
+def create(api: ServerContext, txn: Txn, rt: ResourceType, ns: str, body: Any, opts: WriteOptions) -> Outcome:
     obj = check_body(rt, body, ns, None)
     generate_name(obj["metadata"])
     return _commit(api, txn, rt, obj, None, opts, [], subresource=None, applied=False, admit=True,
                    rv_given=bool(obj["metadata"].get("resourceVersion")))
 
 
-def replace(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, body: Any, opts: WriteOptions,
+def replace(api: ServerContext, txn: Txn, rt: ResourceType, ns: str, name: str, body: Any, opts: WriteOptions,
             subresource: str | None = None) -> Outcome:
     obj = check_body(rt, body, ns, name)
     row = txn.get(rt.group_resource, ns, name)
@@ -74,7 +72,7 @@ def replace(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, body: Any,
     return _commit(api, txn, rt, obj, (row, live), opts, [], subresource=subresource, applied=False)
 
 
-def patch(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, content_type: str, raw: bytes,
+def patch(api: ServerContext, txn: Txn, rt: ResourceType, ns: str, name: str, content_type: str, raw: bytes,
           opts: WriteOptions, subresource: str | None = None) -> Outcome:
     accepted = BUILTIN_PATCH_TYPES if rt.builtin else CR_PATCH_TYPES
     if content_type not in accepted:
@@ -107,7 +105,7 @@ def patch(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, content_type
     return _commit(api, txn, rt, patched, (row, live), opts, [], subresource=subresource, applied=False)
 
 
-def _apply_patch(api: Api, rt: ResourceType, live: Obj, content_type: str, raw: bytes) -> Any:
+def _apply_patch(api: ServerContext, rt: ResourceType, live: Obj, content_type: str, raw: bytes) -> Any:
     try:
         doc = json.loads(raw or b"null")
     except ValueError as err:
@@ -153,7 +151,7 @@ def _decode_apply(raw: bytes) -> Obj:
     return doc
 
 
-def apply(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, raw: bytes, opts: WriteOptions,
+def apply(api: ServerContext, txn: Txn, rt: ResourceType, ns: str, name: str, raw: bytes, opts: WriteOptions,
           subresource: str | None) -> Outcome:
     if not opts.field_manager:
         raise E.options_invalid("PatchOptions", [("FieldValueRequired", "fieldManager",
@@ -199,9 +197,9 @@ def apply(api: Api, txn: Txn, rt: ResourceType, ns: str, name: str, raw: bytes, 
     return _commit(api, txn, rt, merged, current, opts, [], subresource=subresource, applied=True)
 
 
-def _commit(api: Api, txn: Txn, rt: ResourceType, new: Obj, current: tuple[Row, Obj] | None, opts: WriteOptions,
-            warnings: list[str], *, subresource: str | None, applied: bool, manager: str | None = None,
-            trusted: bool = False, admit: bool = False, rv_given: bool = False) -> Outcome:
+def _commit(api: ServerContext, txn: Txn, rt: ResourceType, new: Obj, current: tuple[Row, Obj] | None,
+            opts: WriteOptions, warnings: list[str], *, subresource: str | None, applied: bool,
+            manager: str | None = None, trusted: bool = False, admit: bool = False, rv_given: bool = False) -> Outcome:
     """Run prune..persist on a candidate object; `applied` means managedFields already came from SSA.
 
     The order of refusals is the API server's: decoding (400), namespace admission when `admit` (404/403),
@@ -236,8 +234,6 @@ def _commit(api: Api, txn: Txn, rt: ResourceType, new: Obj, current: tuple[Row, 
         if live["metadata"].get("deletionTimestamp") and finalized(rt, new):
             if opts.dry_run:
                 return Outcome(200, new, warnings)
-            from gitops_ray.sandbox.deletion import remove
-
             return Outcome(200, remove(api, txn, rt, row, new), warnings)
     if rv_given:  # etcd3 store.Create's plain error, which the handler answers as a 500 without a reason
         raise E.internal("resourceVersion should not be set on objects to be created")
@@ -257,7 +253,20 @@ def finalized(rt: ResourceType, obj: Obj) -> bool:
     return not (rt.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"))
 
 
-def system_update(api: Api, txn: Txn, rt: ResourceType, obj: Obj, *, manager: str,
+def remove(api: ServerContext, txn: Txn, rt: ResourceType, row: Row, final: Obj | None = None) -> Obj:
+    """Delete for good; queue what the controllers must look at next."""
+    obj = txn.delete(rt, row, final)
+    for ref in obj["metadata"].get("ownerReferences") or ():
+        owner = txn.by_uid(str(ref.get("uid", ""))) if isinstance(ref, dict) else None
+        if owner is not None:
+            txn.gc_queue.append((owner.gr, owner.ns, owner.name))
+    if row.ns:
+        txn.ns_queue.add(row.ns)
+    api.after_remove(txn, rt, obj)
+    return obj
+
+
+def system_update(api: ServerContext, txn: Txn, rt: ResourceType, obj: Obj, *, manager: str,
                   subresource: str | None = None, live: Obj | None = None) -> Outcome:
     """An Update by a controller (GC, namespace controller, CRD status): no RV check, no dry run.
     `live`, when the caller already holds the stored object, saves decoding it again."""
@@ -272,7 +281,8 @@ def system_update(api: Api, txn: Txn, rt: ResourceType, obj: Obj, *, manager: st
                    [], subresource=subresource, applied=False, manager=manager)
 
 
-def system_create(api: Api, txn: Txn, rt: ResourceType, obj: Obj, *, manager: str, trusted: bool = False) -> Outcome:
+def system_create(api: ServerContext, txn: Txn, rt: ResourceType, obj: Obj, *, manager: str,
+                  trusted: bool = False) -> Outcome:
     """A create by the server itself; `trusted` objects (the bundled CRDs) skip validation."""
     obj = {**obj, "apiVersion": rt.api_version, "kind": rt.kind}
     return _commit(api, txn, rt, obj, None, WriteOptions(field_manager=manager, field_validation="Ignore"), [],
@@ -280,4 +290,4 @@ def system_create(api: Api, txn: Txn, rt: ResourceType, obj: Obj, *, manager: st
 
 
 __all__ = ["APPLY", "BUILTIN_PATCH_TYPES", "CR_PATCH_TYPES", "JSON_PATCH", "MERGE", "STRATEGIC", "apply", "create",
-           "patch", "replace", "system_create", "system_update"]
+           "patch", "remove", "replace", "system_create", "system_update"]
