@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_ray.checks.crdschema import CONVERTER_VERSION, CRDFormatError, ServedVersion, crd_to_jsonschemas
-from gitops_ray.errors import SchemaError
+from gitops_ray.errors import ExitCode, SchemaError
 
 BUNDLED_ROOT = Path(__file__).resolve().parents[2] / "schemas"
 KUBERNETES_VERSION = "1.32.0"
@@ -119,7 +119,8 @@ def _read_index(directory: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as err:
-        raise SchemaError(f"{directory / INDEX}: unreadable schema index: {err}") from None
+        raise SchemaError(f"{directory / INDEX}: unreadable schema index: {err}",
+                          exit_code=ExitCode.ERROR) from None
     return data if isinstance(data, dict) else None
 
 
@@ -183,7 +184,8 @@ def newest_version() -> str:
     """The default: the newest bundled version (an import never changes what CI validates against)."""
     versions = bundled_versions() or available_versions()
     if not versions:
-        raise SchemaError(f"no KubeRay schemas found (looked in {bundled_root()} and {user_dir()})")
+        raise SchemaError(f"no KubeRay schemas found (looked in {bundled_root()} and {user_dir()})",
+                          exit_code=ExitCode.ERROR)
     return versions[-1]
 
 
@@ -266,9 +268,9 @@ def load_schema(path: Path) -> dict[str, Any]:
     try:
         schema = json.loads(path.read_bytes())
     except (OSError, ValueError) as err:
-        raise SchemaError(f"{path}: cannot load schema: {err}") from None
+        raise SchemaError(f"{path}: cannot load schema: {err}", exit_code=ExitCode.ERROR) from None
     if not isinstance(schema, dict):
-        raise SchemaError(f"{path}: not a JSON Schema object")
+        raise SchemaError(f"{path}: not a JSON Schema object", exit_code=ExitCode.ERROR)
     return schema
 
 
@@ -285,12 +287,12 @@ def read_crd_file(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise SchemaError(f"{path}: cannot read: {err.strerror}") from None
+        raise SchemaError(f"{path}: cannot read: {err.strerror}", exit_code=ExitCode.ERROR) from None
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as err:
-            raise SchemaError(f"{path}: corrupt gzip data: {err}") from None
+            raise SchemaError(f"{path}: corrupt gzip data: {err}", exit_code=ExitCode.ERROR) from None
     return data
 
 

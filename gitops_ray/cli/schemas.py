@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from gitops_ray.errors import GitopsRayError
+from gitops_ray.cli.common import EXIT_CODES_HELP, output_option
 
 
 @click.group()
@@ -15,21 +14,17 @@ def schemas() -> None:
     """The schema catalogue: bundled KubeRay versions, imported ones, and the pinned Kubernetes kinds."""
 
 
-@schemas.command("list")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@schemas.command("list", epilog=EXIT_CODES_HELP)
+@output_option("text", "json")
 def list_(output: str) -> None:
     """Show every KubeRay version available (bundled or imported), its kinds, and where it comes from."""
     import json
 
     from gitops_ray.checks import schemas as catalogue
 
-    try:
-        versions = catalogue.catalogue()
-        newest = catalogue.newest_version()
-        core = catalogue.SchemaSet(newest).entries() if versions else []
-    except GitopsRayError as err:
-        click.echo(f"error: {err.message}", err=True)
-        sys.exit(2)
+    versions = catalogue.catalogue()
+    newest = catalogue.newest_version()
+    core = catalogue.SchemaSet(newest).entries() if versions else []
     core = [e for e in core if not e.crd]
     if output == "json":
         click.echo(json.dumps({
@@ -59,28 +54,27 @@ def list_(output: str) -> None:
     click.echo(f"Imported versions are read from {catalogue.user_dir()} (GITOPS_RAY_SCHEMA_DIR).")
 
 
-@schemas.command("import")
+@schemas.command("import", epilog=EXIT_CODES_HELP)
 @click.option("--crd", "crds", multiple=True, required=True, type=click.Path(exists=True, dir_okay=False,
               path_type=Path), help="A KubeRay CRD YAML file (may hold several CRDs; .gz is fine). Repeatable.")
 @click.option("--version", "version", default=None, metavar="X.Y.Z",
               help="The KubeRay version these CRDs belong to (default: guessed from a vX.Y.Z path component).")
 @click.option("--into", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Catalogue root to write into, e.g. the repository's schemas/ (default: the user catalogue).")
-def import_(crds: tuple[Path, ...], version: str | None, into: Path | None) -> None:
+@output_option("text", "json")
+def import_(crds: tuple[Path, ...], version: str | None, into: Path | None, output: str) -> None:
     """Convert KubeRay CRDs to JSON Schemas and add them as a KubeRay version.
-
-    \b
-    Exit codes:
-      0  imported
-      2  unreadable file, no KubeRay CRD in it, or no version given
     """
     from gitops_ray.checks import schemas as catalogue
 
-    try:
-        result = catalogue.import_crds(list(crds), version=version, into=into)
-    except GitopsRayError as err:
-        click.echo(f"error: {err.message}", err=True)
-        sys.exit(2)
+    result = catalogue.import_crds(list(crds), version=version, into=into)
+    if output == "json":
+        import json
+
+        click.echo(json.dumps({"version": result.version, "directory": str(result.directory),
+                               "kinds": [{"apiVersion": e.api_version, "kind": e.kind} for e in result.written],
+                               "skipped": list(result.skipped)}, indent=2))
+        return
     for note in result.skipped:
         click.echo(f"skipped: {note}", err=True)
     kinds = ", ".join(f"{e.kind} {e.api_version}" for e in result.written)
