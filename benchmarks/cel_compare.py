@@ -1,6 +1,7 @@
 """Compare the CEL libraries on PyPI on the KubeRay rules and the Kubernetes CEL environment (docs/cel.md).
 
-Run in a scratch venv holding the candidates (none but the chosen one is a project dependency):
+`--walker` times only our evaluator on whole KubeRay objects (runs in the project venv). The library
+comparison runs in a scratch venv holding the candidates (none but the chosen one is a project dependency):
 
     python -m venv /tmp/celcmp && /tmp/celcmp/bin/pip install cel-python common-expression-language \
         cel-expr-python pyyaml
@@ -342,10 +343,77 @@ def distinct_rules(sites: list[Site]) -> list[str]:
     return sorted({s.rule["rule"] for s in sites})
 
 
+def _every_rule_reached(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` with every field that carries a KubeRay rule set (a Kueue-managed job with deletion rules)."""
+    import copy
+
+    out = copy.deepcopy(obj)
+    spec = out.setdefault("spec", {})
+    clusters = [spec] if out["kind"] == "RayCluster" else []
+    if out["kind"] in ("RayJob", "RayService"):
+        spec["managedBy"] = "kueue.x-k8s.io/multikueue"
+        clusters.append(spec.setdefault("rayClusterSpec" if out["kind"] == "RayJob" else "rayClusterConfig", {}))
+    if out["kind"] == "RayJob":
+        rule = {"condition": {"jobStatus": "SUCCEEDED"}, "policy": "DeleteSelf"}
+        spec["deletionStrategy"] = {"deletionRules": [rule]}
+    for cluster in clusters:
+        cluster["managedBy"] = "kueue.x-k8s.io/multikueue"
+        cluster["gcsFaultToleranceOptions"] = {"backend": "redis"}
+    return out
+
+
+def walker(quick: bool) -> None:
+    """gitops_ray.checks.cel on whole KubeRay objects: the cost `validate` and `plan` would pay."""
+    import os
+
+    from gitops_ray.checks import cel
+    from gitops_ray.checks.cel_policy import evaluate_policy
+
+    samples = ROOT / "tests" / "data" / "kuberay-samples-v1.5.1"
+    docs: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(samples.rglob("*.yaml")):
+        for doc in yaml.load_all(path.read_bytes(), Loader=yaml.CSafeLoader):
+            if isinstance(doc, dict) and doc.get("apiVersion") == "ray.io/v1":
+                docs.setdefault(doc["kind"], []).append(doc)
+    print(f"\n== walker (gitops_ray.checks.cel, KubeRay 1.7.0 CRDs, v1.5.1 samples), load average {os.getloadavg()}")
+    number = 200 if quick else 2000
+    for crd_file in sorted(ROOT.glob("schemas/kuberay/1.7.0/crds/*.yaml.gz")):
+        crd = yaml.load(gzip.decompress(crd_file.read_bytes()), Loader=yaml.CSafeLoader)
+        kind = crd["spec"]["names"]["kind"]
+        cel.compile_rule.cache_clear()
+        build = median_time(lambda c=crd: cel.crd_validators(c), 1, repeat=3)
+        cel.compile_rule.cache_clear()
+        cached = median_time(lambda c=crd: cel.crd_validators(c), 20)
+        validator = cel.crd_validators(crd)["v1"]
+        objs = docs.get(kind) or [{"apiVersion": "ray.io/v1", "kind": kind, "metadata": {"name": "x"},
+                                   "spec": {"jobTemplate": {"managedBy": "ray.io/kuberay-operator"}}}]
+        timings = []
+        for variant in (objs, [_every_rule_reached(o) for o in objs]):
+            for old in (False, True):
+                timings.append(statistics.median(
+                    median_time(lambda o=o, v=validator, u=old: v.validate(o, o if u else None), number)
+                    for o in variant))
+        print(f"  {kind:11s} {len(objs):2d} objects: build {build * 1e3:.1f} ms (rules cached {cached * 1e3:.2f} ms); "
+              "per object: as in the samples create {:.1f} µs / update {:.1f} µs; every ruled field set "
+              "create {:.1f} µs / update {:.1f} µs".format(*(t * 1e6 for t in timings)))
+    policy = {"metadata": {"name": "p"}, "spec": {
+        "matchConditions": [{"name": "jobs", "expression": "object.kind == 'RayJob'"}],
+        "validations": [{"expression": "object.spec.rayClusterSpec.workerGroupSpecs.all(g, g.maxReplicas <= 10)"},
+                        {"expression": "has(object.metadata.labels) && 'team' in object.metadata.labels",
+                         "message": "team label"}]}}
+    job = docs["RayJob"][0]
+    per = median_time(lambda: evaluate_policy(policy, obj=job), number)
+    print(f"  admission policy, 1 matchCondition + 2 validations over a RayJob: {per * 1e6:.1f} µs per object")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer timing iterations")
+    parser.add_argument("--walker", action="store_true", help="only time gitops_ray.checks.cel on whole objects")
     args = parser.parse_args(argv)
+    if args.walker:
+        walker(args.quick)
+        return 0
     sites = kuberay_sites()
     rules = distinct_rules(sites)
     print(f"KubeRay CEL rules: {len(sites)} sites in {len({(s.version, s.kind) for s in sites})} CRDs, "
