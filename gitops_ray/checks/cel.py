@@ -9,7 +9,7 @@ types and two-variable comprehensions from the engine, Kubernetes' own from cel_
 * `CrdValidator` walks an object (and the old one, on update) through a CRD's
   openAPIV3Schema and returns `CelFinding`s with the API server's paths and messages
   (k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go).
-* `evaluate_policy` runs a ValidatingAdmissionPolicy's matchConditions, variables and
+* `cel_policy.evaluate_policy` runs a ValidatingAdmissionPolicy's matchConditions, variables and
   validations over `object`/`oldObject`/`params`/`request`/`namespaceObject`
   (k8s.io/apiserver/pkg/admission/plugin/policy/validating/validator.go).
 
@@ -40,6 +40,9 @@ SKIPPED_MESSAGE: Final = ("some validation rules were not checked because the ob
 """What the API server adds instead of running CEL when the object failed schema validation."""
 
 
+_ERROR: Final = cel.Type.ERROR
+
+
 class RuleKind(StrEnum):
     """Which variables an expression sees."""
 
@@ -66,8 +69,8 @@ class CelCompileError(GitopsRayError):
         self.unsupported = bool(_UNSUPPORTED.search(detail))
 
 
-_UNSUPPORTED = re.compile(r"'(authorizer|format|indexOf|lastIndexOf)'|reference to 'format\.|overload for '(indexOf|"
-                          r"lastIndexOf)' applied to '\(list")
+_UNSUPPORTED = re.compile(r"undeclared reference to '(authorizer|format)'"
+                          r"|no matching overload for '(indexOf|lastIndexOf)' applied to '\(list")
 
 
 @functools.cache
@@ -128,25 +131,41 @@ class CompiledRule:
     optional_old_self: bool
     _program: Any
 
-    def evaluate(self, variables: Mapping[str, Any]) -> Outcome:
-        """Evaluate with plain JSON-like values (convert CRD values with `to_cel` first).
+    def evaluate(self, variables: Mapping[str, Any] | Bindings) -> Outcome:
+        """Evaluate with plain JSON-like values (convert CRD values with `to_cel` first), or `Bindings`.
 
         Unbound variables are null; a transition rule is the caller's to skip when there
         is no old value (the API server does not run it), unless `optional_old_self`.
         """
-        data = dict(variables)
-        if self.optional_old_self:
-            data["_oldSelfPresent"] = "oldSelf" in variables
-            data["_oldSelfValue"] = data.pop("oldSelf", None)
-        for name in _VARIABLES[self.kind]:
-            data.setdefault(name, None)
+        bound = variables if isinstance(variables, Bindings) else Bindings(self.kind, variables)
         try:
-            result = self._program.eval(data=data)
+            result = self._program.eval(bound.activation)
         except RuntimeError as exc:  # raised only for inputs the engine cannot convert
             return Outcome(error=cel_go_error(str(exc)))
-        if result.type() == cel.Type.ERROR:
-            return Outcome(error=cel_go_error(str(result.value())))
-        return Outcome(value=result.plain_value())
+        value = result.plain_value()
+        if isinstance(value, str) and result.type() == _ERROR:  # an error's plain value is its text
+            return Outcome(error=cel_go_error(value))
+        return Outcome(value=value)
+
+
+class Bindings:
+    """Variables handed to the engine once, for every expression of one kind evaluated over them.
+
+    Converting a whole object into the engine costs ~50 µs; evaluating a compiled
+    expression over converted values ~4 µs. Build one per object (per schema node for
+    CRD rules) and evaluate all its expressions with it.
+    """
+
+    __slots__ = ("activation", "kind")
+
+    def __init__(self, kind: RuleKind, variables: Mapping[str, Any]) -> None:
+        data = dict.fromkeys(_VARIABLES[kind])
+        data.update(variables)
+        if kind is RuleKind.CRD:  # what an optionalOldSelf rule binds oldSelf from
+            data["_oldSelfPresent"] = "oldSelf" in variables
+            data["_oldSelfValue"] = variables.get("oldSelf")
+        self.kind = kind
+        self.activation = _env(kind).Activation(data)
 
 
 _OLD_SELF = re.compile(r"\boldSelf\b")
@@ -175,7 +194,7 @@ def compile_rule(expression: str, *, kind: RuleKind = RuleKind.CRD, optional_old
     return CompiledRule(expression, kind, uses_old_self, optional_old_self and uses_old_self, program)
 
 
-def evaluate_message(expression: str, variables: Mapping[str, Any], *, kind: RuleKind) -> str | None:
+def evaluate_message(expression: str, variables: Mapping[str, Any] | Bindings, *, kind: RuleKind) -> str | None:
     """A messageExpression's text, or None when the API server would fall back to the message.
 
     None for: a compile or evaluation error, a non-string, a blank string, a line break,
@@ -377,9 +396,10 @@ class CrdValidator:
 
     def _evaluate(self, node: _Node, value: Any, old: Any, path: str, unchanged: bool,
                   out: list[CelFinding]) -> None:
-        variables = {"self": to_cel(value, node.schema, resource_root=node.resource_root)}
+        values = {"self": to_cel(value, node.schema, resource_root=node.resource_root)}
         if old is not _MISSING and old is not None:
-            variables["oldSelf"] = to_cel(old, node.schema, resource_root=node.resource_root)
+            values["oldSelf"] = to_cel(old, node.schema, resource_root=node.resource_root)
+        variables = Bindings(RuleKind.CRD, values)
         for rule in node.rules:
             text = str(rule.spec.get("rule", ""))
             if rule.program is None:
@@ -390,7 +410,7 @@ class CrdValidator:
                                       evaluation_error=True, warning=error.unsupported,
                                       unsupported=error.unsupported))
                 continue
-            if rule.program.uses_old_self and "oldSelf" not in variables and not rule.program.optional_old_self:
+            if rule.program.uses_old_self and "oldSelf" not in values and not rule.program.optional_old_self:
                 continue  # transition rules run only when there is an old value to compare
             outcome = rule.program.evaluate(variables)
             if outcome.error is not None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitops_ray.checks.cel import CelCompileError, RuleKind, compile_rule, evaluate_message
+from gitops_ray.checks.cel import Bindings, CelCompileError, RuleKind, compile_rule, evaluate_message
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,10 +83,11 @@ def evaluate_policy(policy: Mapping[str, Any], *, obj: Mapping[str, Any] | None,
         "request": request if request is not None else admission_request(obj, old_object),
     }
     errors: list[PolicyViolation] = []
+    bound = Bindings(RuleKind.POLICY, variables)
     for condition in spec.get("matchConditions") or ():
         expression = str(condition.get("expression", ""))
         try:
-            outcome = compile_rule(expression, kind=RuleKind.POLICY).evaluate(variables)
+            outcome = compile_rule(expression, kind=RuleKind.POLICY).evaluate(bound)
         except CelCompileError as exc:
             errors += _fail(name, binding, expression, exc.detail, ignore=ignore, unsupported=exc.unsupported)
             continue
@@ -97,21 +98,23 @@ def evaluate_policy(policy: Mapping[str, Any], *, obj: Mapping[str, Any] | None,
     if errors:
         return errors
     composited: dict[str, Any] = {}
-    variables["variables"] = composited
     for var in spec.get("variables") or ():
         # evaluated eagerly, in order; one that fails is left out, so using it fails with `no such key`
+        so_far = Bindings(RuleKind.POLICY, {**variables, "variables": composited})
         try:
             outcome = compile_rule(str(var.get("expression", "")), kind=RuleKind.POLICY,
-                                   returns_bool=False).evaluate(variables)
+                                   returns_bool=False).evaluate(so_far)
         except CelCompileError:
             continue
         if outcome.error is None:
             composited[str(var.get("name", ""))] = outcome.value
+    if composited:
+        bound = Bindings(RuleKind.POLICY, {**variables, "variables": composited})
     out: list[PolicyViolation] = []
     for validation in spec.get("validations") or ():
         expression = str(validation.get("expression", ""))
         try:
-            outcome = compile_rule(expression, kind=RuleKind.POLICY).evaluate(variables)
+            outcome = compile_rule(expression, kind=RuleKind.POLICY).evaluate(bound)
         except CelCompileError as exc:
             out += _fail(name, binding, expression, exc.detail, ignore=ignore, unsupported=exc.unsupported)
             continue
@@ -122,7 +125,7 @@ def evaluate_policy(policy: Mapping[str, Any], *, obj: Mapping[str, Any] | None,
             continue
         message = None
         if validation.get("messageExpression"):
-            message = evaluate_message(str(validation["messageExpression"]), variables, kind=RuleKind.POLICY)
+            message = evaluate_message(str(validation["messageExpression"]), bound, kind=RuleKind.POLICY)
         message = message or str(validation.get("message") or "").strip() or f"failed expression: {expression.strip()}"
         out.append(PolicyViolation(policy=name, binding=binding, expression=expression, message=message,
                                    reason=str(validation.get("reason") or "Invalid")))

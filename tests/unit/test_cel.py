@@ -313,6 +313,12 @@ def test_compile_is_cached_and_reports_errors() -> None:
     with pytest.raises(cel.CelCompileError) as gap:
         cel.compile_rule("format.dns1123Label().validate(self).hasValue()")
     assert gap.value.unsupported
+    with pytest.raises(cel.CelCompileError) as list_index:
+        cel.compile_rule("self.indexOf('a') >= 0 && [1].indexOf(1) == 0")
+    assert list_index.value.unsupported
+    with pytest.raises(cel.CelCompileError) as misuse:  # a user's mistake, not our gap
+        cel.compile_rule("self.indexOf(1) >= 0 && 'a'.indexOf(1) == 0")
+    assert not misuse.value.unsupported
     with pytest.raises(cel.CelCompileError, match="must evaluate to a bool"):
         cel.compile_rule("'a' + 'b'")
 
