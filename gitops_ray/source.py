@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,8 +20,48 @@ from typing import Any
 from gitops_ray.errors import ExitCode, SourceError
 
 YAML_SUFFIXES = (".yaml", ".yml")
+LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1\n"
+_SYMLINK_MODE = 0o120000
 
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
+
+
+class NotAFile(SourceError):
+    """A path that is not a file's own content: a symbolic link, a Git submodule (gitlink) or a
+    Git LFS pointer. It is named as what it is and never read as YAML: a link could lead out of
+    the repository, and a submodule or LFS object would be fetched from wherever the commit says.
+    Wrong content of the commit, like an invalid manifest (exit 1)."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self, path: str, what: str, *, rule: str) -> None:
+        super().__init__(f"{path}: {what}")
+        self.path = path
+        self.what = what
+        self.rule = rule
+
+
+def _symlink(path: str, target: str) -> NotAFile:
+    return NotAFile(path, f"a symbolic link (to {target}); gitops-ray reads no links: commit the file itself",
+                    rule="source:symlink")
+
+
+def _submodule(path: str, commit: str) -> NotAFile:
+    pinned = f" at commit {commit[:12]}" if commit else ""
+    return NotAFile(path, f"a Git submodule (gitlink{pinned}); gitops-ray never fetches submodules: commit the "
+                          "manifests into this repository", rule="source:submodule")
+
+
+def _lfs_pointer(path: str, data: bytes) -> NotAFile:
+    fields = dict(line.split(" ", 1) for line in data.decode("ascii", "replace").splitlines() if " " in line)
+    oid = fields.get("oid", "").strip()
+    size = fields.get("size", "?").strip()
+    return NotAFile(path, f"a Git LFS pointer ({oid[:19]}..., {size} bytes), not the file; gitops-ray never "
+                          "fetches LFS objects: commit the manifest itself", rule="source:lfs-pointer")
+
+
+def is_lfs_pointer(data: bytes) -> bool:
+    return data.startswith(LFS_POINTER_PREFIX) and len(data) < 1024
 
 
 def _git() -> Any:
@@ -207,7 +248,13 @@ def default_cache_dir() -> Path:
 
 
 class Snapshot:
-    """The files of one commit (read from its tree), the working tree, or a directory."""
+    """The files of one commit (read from its tree), the working tree, or a directory.
+
+    Both readers treat the repository the same way: a symbolic link, a submodule or an LFS
+    pointer is never followed or fetched, only named (`NotAFile`); the tree reader sees them
+    as what Git stores (a link's target text, a gitlink), the working-tree reader checks every
+    path component with lstat so that `--worktree` cannot be led out of the repository.
+    """
 
     def __init__(self, *, root: Path, commit: Commit | None, tree: Any, worktree: bool, description: str,
                  repository: Repository | None = None) -> None:
@@ -218,6 +265,7 @@ class Snapshot:
         self.description = description
         self._tree = tree
         self._entries: dict[str, Any] | None = None
+        self._dirs_checked: dict[str, NotAFile | None] = {"": None}
 
     @classmethod
     def from_directory(cls, root: Path) -> Snapshot:
@@ -239,8 +287,11 @@ class Snapshot:
         norm = PurePosixPath(path.replace("\\", "/")).as_posix()
         if norm in (".", "./"):
             return ""
-        if norm.startswith("../") or norm == "..":
+        if norm.startswith("../") or norm == ".." or "/../" in norm or norm.endswith("/.."):
             raise SourceError(f"{path}: outside the repository", exit_code=ExitCode.USAGE)
+        if norm.startswith("/"):
+            raise SourceError(f"{path}: an absolute path; name files relative to the repository",
+                              exit_code=ExitCode.USAGE)
         return norm.removeprefix("./").rstrip("/")
 
     def _entry(self, path: str) -> Any:
@@ -252,14 +303,66 @@ class Snapshot:
             self._entries = {item.path: item for item in self._tree.traverse()}
         return self._entries.get(path)
 
+    def _not_a_file(self, path: str, *, parents_only: bool = False) -> NotAFile | None:
+        """The link or submodule at `path` or on the way to it, if any."""
+        parts = PurePosixPath(path).parts if path else ()
+        upto = len(parts) - 1 if parents_only else len(parts)
+        for i in range(1, upto + 1):
+            prefix = "/".join(parts[:i])
+            if i < len(parts) and prefix in self._dirs_checked:
+                found = self._dirs_checked[prefix]
+            else:
+                found = self._special_tree(prefix) if self._tree is not None else self._special_disk(prefix)
+                if i < len(parts):
+                    self._dirs_checked[prefix] = found
+            if found is not None:
+                return found
+        return None
+
+    def _special_tree(self, path: str) -> NotAFile | None:
+        entry = self._entry(path)
+        if entry is None:
+            return None
+        if entry.type == "submodule":
+            return _submodule(path, str(entry.hexsha))
+        if entry.type == "blob" and entry.mode == _SYMLINK_MODE:
+            return _symlink(path, entry.data_stream.read().decode("utf-8", "replace"))
+        return None
+
+    def _special_disk(self, path: str) -> NotAFile | None:
+        full = self.root / path
+        try:
+            info = full.lstat()
+        except OSError:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            try:
+                target = os.readlink(full)
+            except OSError:
+                target = "?"
+            return _symlink(path, target)
+        if stat.S_ISDIR(info.st_mode) and (full / ".git").exists():
+            return _submodule(path, "")  # a checked-out submodule (or a nested repository)
+        return None
+
+    def check(self, path: str) -> None:
+        """Raise NotAFile if `path`, or a directory on the way to it, is a link or a submodule."""
+        found = self._not_a_file(self._norm(path))
+        if found is not None:
+            raise found
+
     def exists(self, path: str) -> bool:
         path = self._norm(path)
+        if self._not_a_file(path) is not None:
+            return True  # it is there; reading it says what it is
         if self._tree is None:
             return (self.root / path).exists()
         return self._entry(path) is not None
 
     def is_dir(self, path: str) -> bool:
         path = self._norm(path)
+        if self._not_a_file(path) is not None:
+            return False
         if self._tree is None:
             return (self.root / path).is_dir()
         entry = self._entry(path)
@@ -267,49 +370,70 @@ class Snapshot:
 
     def files(self, paths: Sequence[str] = ("",), suffixes: tuple[str, ...] = YAML_SUFFIXES) -> list[str]:
         """Root-relative POSIX paths; directories recursed for `suffixes`; files named
-        explicitly are kept whatever their suffix."""
+        explicitly are kept whatever their suffix. Links and submodules found on the way are
+        kept whatever their name, so that reading them reports what they are."""
         found: set[str] = set()
         for raw in paths:
             path = self._norm(raw)
             if not self.exists(path):
                 raise SourceError(f"{raw or '.'}: not found in {self.description}", exit_code=ExitCode.USAGE)
             if self.is_dir(path):
-                found.update(p for p in self._walk(path) if p.endswith(suffixes))
+                found.update(p for p, special in self._walk(path) if special or p.endswith(suffixes))
             else:
                 found.add(path)
         return sorted(found)
 
-    def _walk(self, path: str) -> Iterator[str]:
+    def _walk(self, path: str) -> Iterator[tuple[str, bool]]:
+        """(path, is a link or submodule) of every file under `path`, hidden ones left out."""
         if self._tree is None:
             base = self.root / path
-            for dirpath, dirnames, filenames in os.walk(base):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for dirpath, dirnames, filenames in os.walk(base):  # os.walk never follows directory links
                 rel_dir = Path(dirpath).relative_to(self.root)
+                kept = []
+                for name in sorted(d for d in dirnames if not d.startswith(".")):
+                    rel = (rel_dir / name).as_posix()
+                    if self._special_disk(rel) is not None:
+                        yield rel, True
+                    else:
+                        kept.append(name)
+                dirnames[:] = kept
                 for name in filenames:
                     if not name.startswith("."):
-                        yield (rel_dir / name).as_posix()
+                        rel = (rel_dir / name).as_posix()
+                        yield rel, os.path.islink(self.root / rel)
             return
         entry = self._entry(path)
         for item in entry.traverse():
-            if item.type == "blob" and not any(part.startswith(".") for part in PurePosixPath(item.path).parts):
-                yield item.path
+            if any(part.startswith(".") for part in PurePosixPath(item.path).parts):
+                continue
+            if item.type == "submodule":
+                yield item.path, True
+            elif item.type == "blob":
+                yield item.path, item.mode == _SYMLINK_MODE
 
     def read(self, path: str) -> bytes:
         path = self._norm(path)
+        special = self._not_a_file(path)
+        if special is not None:
+            raise special
         if self._tree is None:
             try:
-                return (self.root / path).read_bytes()
+                data = (self.root / path).read_bytes()
             except OSError as err:
                 raise SourceError(f"{path}: cannot read: {err.strerror}") from None
-        entry = self._entry(path)
-        if entry is None or entry.type != "blob":
-            raise SourceError(f"{path}: not a file in {self.description}", exit_code=ExitCode.USAGE)
-        data: bytes = entry.data_stream.read()
+        else:
+            entry = self._entry(path)
+            if entry is None or entry.type != "blob":
+                raise SourceError(f"{path}: not a file in {self.description}", exit_code=ExitCode.USAGE)
+            data = entry.data_stream.read()
+        if is_lfs_pointer(data):
+            raise _lfs_pointer(path, data)
         return data
 
     def blob_id(self, path: str) -> str:
         path = self._norm(path)
         if self._tree is not None:
+            self.check(path)
             entry = self._entry(path)
             if entry is not None:
                 return str(entry.hexsha)

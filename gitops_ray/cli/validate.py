@@ -68,7 +68,8 @@ def run(*, paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: 
     from gitops_ray.checks.validate import SourceBlob, ValidateOptions, validate_blobs
     from gitops_ray.cli.report import Report
     from gitops_ray.environment import is_environment_file, load_environment
-    from gitops_ray.source import Snapshot, open_snapshot
+    from gitops_ray.findings import Finding
+    from gitops_ray.source import NotAFile, Snapshot, open_snapshot
 
     disk_paths = [Path(p) for p in paths]
     plain = repo is None and not _in_git_repository((disk_paths[0] if disk_paths else Path.cwd()).resolve())
@@ -110,13 +111,20 @@ def run(*, paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: 
     yaml = set(found)
     skipped += [(show(n), "not a YAML file") for n in snapshot.files(wanted, suffixes=("",)) if n not in yaml]
     version = schemas.select_version(kuberay_version or (environment.kuberay_version if environment else None))
-    blobs = [SourceBlob(show(name), snapshot.read(name)) for name in names]
+    blobs: list[SourceBlob] = []
+    not_files: list[Finding] = []  # links, submodules, LFS pointers: named as what they are
+    for name in names:
+        try:
+            blobs.append(SourceBlob(show(name), snapshot.read(name)))
+        except NotAFile as err:
+            not_files.append(Finding(file=show(name), line=1, column=1, rule=err.rule, message=err.what))
     options = ValidateOptions.for_environment(environment, version, ignore_missing_schemas=ignore_missing_schemas,
                                               jobs=jobs, stage=stage)
     result = validate_blobs(blobs, options)
     return Report(source=snapshot.description, kuberay_version=version,
-                  kubernetes_version=schemas.KUBERNETES_VERSION, files=[b.path for b in blobs],
-                  documents=result.documents, findings=result.findings, skipped=result.skipped,
+                  kubernetes_version=schemas.KUBERNETES_VERSION, files=[b.path for b in blobs] + [
+                      f.file for f in not_files],
+                  documents=result.documents, findings=not_files + result.findings, skipped=result.skipped,
                   skipped_files=sorted(skipped), environment=environment.name if environment else None)
 
 

@@ -21,7 +21,7 @@ from gitops_ray.errors import GitopsRayError
 from gitops_ray.findings import Finding, Severity
 from gitops_ray.manifests import LoadResult, Manifest, Origin, SourceFile, find_duplicates, load_bytes
 from gitops_ray.refs import ObjectRef
-from gitops_ray.source import Snapshot, open_snapshot
+from gitops_ray.source import NotAFile, Snapshot, open_snapshot
 
 CACHE_VERSION = "2"
 
@@ -125,10 +125,13 @@ def _load_cached(
 ) -> tuple[LoadResult, Path, bool]:
     """Parsed documents are cached by the file's Git blob id (content-addressed, so an entry
     is never stale), with whether they validated clean under `context`."""
-    blob = snapshot.blob_id(path)
+    try:
+        blob = snapshot.blob_id(path)
+        data = snapshot.read(path)
+    except NotAFile as err:
+        return LoadResult(findings=[not_a_file_finding(err)]), cache / "-", False
     key = hashlib.sha256(f"{CACHE_VERSION}\0{blob}\0{path}\0{default_ns}\0{context}".encode()).hexdigest()
     entry = cache / key[:2] / f"{key}.json"
-    data = snapshot.read(path)
     try:
         cached = json.loads(entry.read_bytes())
     except (OSError, ValueError):
@@ -166,6 +169,11 @@ def _from_cache(path: str, data: bytes, cached: dict[str, Any]) -> LoadResult:
                         severity=Severity(w["severity"]), path=w["path"], api_version=w["apiVersion"],
                         kind=w["kind"], namespace=w["namespace"], name=w["name"]) for w in cached.get("warnings", ())]
     return LoadResult(manifests=manifests, findings=warnings, documents=int(cached["documents"]))
+
+
+def not_a_file_finding(err: NotAFile, file: str | None = None) -> Finding:
+    """A link, submodule or LFS pointer, reported by name as what it is (not as invalid YAML)."""
+    return Finding(file=file or err.path, line=1, column=1, rule=err.rule, message=err.what)
 
 
 def desired_refs(manifests: Sequence[Manifest]) -> list[tuple[str, ObjectRef]]:
