@@ -19,6 +19,7 @@ from typing import Any
 
 from gitops_ray.errors import ConfigError, ExitCode, SourceError
 from gitops_ray.source import Snapshot
+from gitops_ray.trust import outside_repository
 
 ENVIRONMENTS_DIR = "environments"
 ENVIRONMENT_FILE = "environment.yaml"
@@ -52,9 +53,10 @@ class ClusterTarget:
 
     sandbox_state_dir: str | None = None
     sandbox_operator: bool = True
-    kubeconfig: str | None = None
+    kubeconfig: str | None = None  # named by the environment file: outside the repository (trust.py)
     context: str | None = None
     in_cluster: bool = False
+    request_timeout_s: float | None = None  # spec.requestTimeout; --request-timeout wins
 
     @property
     def is_sandbox(self) -> bool:
@@ -199,7 +201,7 @@ def parse_environment(path: str, data: bytes, *, snapshot: Snapshot | None = Non
         raise ConfigError(f"{path}:{where}: invalid YAML: {err.problem}") from None
     _check_schema(path, doc)
     plain: dict[str, Any] = json.loads(json.dumps(doc))
-    env = _build(path, plain)
+    env = _build(path, plain, snapshot)
     if env.metadata_name != PurePosixPath(path).parent.name:
         raise ConfigError(
             f"{path}:{_line(doc, ['metadata', 'name'])}: metadata.name {env.metadata_name!r} does not match "
@@ -267,21 +269,51 @@ class _Parsed:
     environment: Environment
 
 
-def _build(path: str, doc: dict[str, Any]) -> _Parsed:
-    spec = doc["spec"]
-    directory = PurePosixPath(path).parent.as_posix()
+def _cluster_target(path: str, spec: dict[str, Any], snapshot: Snapshot | None) -> ClusterTarget:
+    """Where the environment points: never at a file the commit itself could supply (a
+    kubeconfig or a sandbox's server.json inside the repository), docs/security.md."""
     cluster_spec = spec["cluster"]
+    root = snapshot.root if snapshot is not None else None
+    timeout = parse_duration(spec["requestTimeout"]) if "requestTimeout" in spec else None
     if "sandbox" in cluster_spec:
         sandbox = cluster_spec["sandbox"] or {}
-        cluster = ClusterTarget(
-            sandbox_state_dir=sandbox.get("stateDir", DEFAULT_SANDBOX_STATE),
-            sandbox_operator=sandbox.get("operator", True),
-        )
-    elif "kubeconfig" in cluster_spec:
+        if "stateDir" in sandbox:
+            state = outside_repository(sandbox["stateDir"], root=root, field="spec.cluster.sandbox.stateDir",
+                                       file=path)
+        else:
+            state = DEFAULT_SANDBOX_STATE
+            if snapshot is not None:
+                _refuse_committed_state(path, snapshot)
+        return ClusterTarget(sandbox_state_dir=state, sandbox_operator=sandbox.get("operator", True),
+                             request_timeout_s=timeout)
+    if "kubeconfig" in cluster_spec:
         kc = cluster_spec["kubeconfig"] or {}
-        cluster = ClusterTarget(kubeconfig=kc.get("path"), context=kc.get("context"))
-    else:
-        cluster = ClusterTarget(in_cluster=True)
+        named = kc.get("path")
+        if named is not None:
+            named = outside_repository(named, root=root, field="spec.cluster.kubeconfig.path", file=path)
+        return ClusterTarget(kubeconfig=named, context=kc.get("context"), request_timeout_s=timeout)
+    return ClusterTarget(in_cluster=True, request_timeout_s=timeout)
+
+
+def _refuse_committed_state(path: str, snapshot: Snapshot) -> None:
+    """The default state directory is the operator's (under the current directory); when that
+    is inside the repository, the repository must not hold one: a committed server.json would
+    point gitops-ray at a server of the committer's choice."""
+    state = resolve_state_dir(ClusterTarget(sandbox_state_dir=DEFAULT_SANDBOX_STATE))
+    try:
+        rel = state.resolve().relative_to(snapshot.root.resolve()).as_posix()
+    except ValueError:
+        return
+    if snapshot.tracked(rel):
+        raise ConfigError(f"{path}: the repository holds {rel}/, the default sandbox state directory: a sandbox's "
+                          "state is never read from a repository (remove it from Git, or run from another "
+                          "directory)")
+
+
+def _build(path: str, doc: dict[str, Any], snapshot: Snapshot | None = None) -> _Parsed:
+    spec = doc["spec"]
+    directory = PurePosixPath(path).parent.as_posix()
+    cluster = _cluster_target(path, spec, snapshot)
     sync = spec.get("sync", {})
     operator = spec.get("operator", {})
     record = spec.get("record", {})

@@ -351,6 +351,16 @@ class Snapshot:
         if found is not None:
             raise found
 
+    def tracked(self, path: str) -> bool:
+        """Whether Git holds `path` (a file or anything under a directory): in the commit read,
+        or, for the working tree, in the index. Untracked files on disk are the runner's."""
+        path = self._norm(path)
+        if self._tree is not None:
+            return self._entry(path) is not None
+        if self.repository is None:
+            return False
+        return bool(self.repository._repo.git.ls_files("--", path or "."))
+
     def exists(self, path: str) -> bool:
         path = self._norm(path)
         if self._not_a_file(path) is not None:

@@ -34,7 +34,8 @@ from gitops_ray.errors import ExitCode
 @click.option("--timeout", default=None, metavar="DURATION", help="Give up waiting after this long (default 10m).")
 @output_option("text", "json", "markdown")
 def apply(env_name: str, repo: str | None, ref: str | None, worktree: bool, kubeconfig: str | None,
-          context: str | None, record_dir: str | None, kuberay_version: str | None, dry_run: bool,
+          context: str | None, request_timeout: float | None, record_dir: str | None,
+          kuberay_version: str | None, dry_run: bool,
           allow_replace_running: bool, wait: str | None, timeout: str | None, output: str) -> None:
     """Apply the commit to the environment's cluster: waves in order, health-gated, recorded.
 
@@ -50,6 +51,7 @@ def apply(env_name: str, repo: str | None, ref: str | None, worktree: bool, kube
             env=env_name, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
             kuberay_version=kuberay_version, dry_run=dry_run, allow_replace_running=allow_replace_running,
             wait=wait or "health", timeout_s=timeout_s, record_dir=record_dir, progress=progress,
+            request_timeout=request_timeout,
         )
     if output == "json":
         click.echo(render.dumps(render.apply_json(result)))

@@ -23,8 +23,8 @@ from gitops_ray.errors import ExitCode
 
 
 @contextlib.contextmanager
-def anchor_cluster(environment: Any, *, kubeconfig: str | None = None,
-                   context: str | None = None) -> Iterator[tuple[Any, str]]:
+def anchor_cluster(environment: Any, *, kubeconfig: str | None = None, context: str | None = None,
+                   request_timeout: float | None = None) -> Iterator[tuple[Any, str]]:
     """(ConfigMapClient or None, notice) for the environment's cluster.
 
     Only connecting is guarded here: a cluster that cannot be reached is a notice,
@@ -42,7 +42,8 @@ def anchor_cluster(environment: Any, *, kubeconfig: str | None = None,
             from gitops_ray.engine.target import open_cluster
 
             cluster = stack.enter_context(open_cluster(environment.cluster, kubeconfig=kubeconfig, context=context,
-                                                       start_sandbox=False))
+                                                       start_sandbox=False, request_timeout=request_timeout,
+                                                       named_by=environment.file))
         except (GitopsRayError, ImportError, OSError) as err:
             yield None, f"cluster anchor not checked: {getattr(err, 'message', None) or err}"
             return
@@ -75,7 +76,8 @@ def audit() -> None:
 @click.option("--no-cluster", is_flag=True, help="Do not contact the cluster (ConfigMap anchor not checked).")
 @output_option("text", "json")
 def verify(env_name: str | None, repo: str | None, ref: str | None, worktree: bool, kubeconfig: str | None,
-           context: str | None, record_dir: str | None, no_cluster: bool, output: str) -> None:
+           context: str | None, request_timeout: float | None, record_dir: str | None, no_cluster: bool,
+           output: str) -> None:
     """Check the hash chain and every anchor within reach: the ConfigMap in the
     environment's cluster and the git notes (refs/notes/gitops-ray) of --repo (default:
     the repository around the current directory). Anchors that cannot be reached are
@@ -96,7 +98,8 @@ def verify(env_name: str | None, repo: str | None, ref: str | None, worktree: bo
     results = []
     for store in stores:
         target = environment if store.environment == env_name and not no_cluster else "not loaded"
-        with anchor_cluster(target, kubeconfig=kubeconfig, context=context) as (client, why):
+        with anchor_cluster(target, kubeconfig=kubeconfig, context=context,
+                            request_timeout=request_timeout) as (client, why):
             cm_anchor = None
             if client is not None and not isinstance(target, str):
                 namespace = target.namespaces[0] if target.namespaces else "default"

@@ -84,7 +84,25 @@ def source_options(func: F) -> F:
     return func
 
 
+def _request_timeout(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    from gitops_ray.environment import parse_duration
+    from gitops_ray.errors import GitopsRayError
+
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except GitopsRayError as err:
+        raise click.BadParameter(err.message) from None
+    if not 0 < seconds <= 600:
+        raise click.BadParameter(f"{value!r}: between 1ms and 10m")
+    return seconds
+
+
 def cluster_options(func: F) -> F:
+    func = click.option("--request-timeout", default=None, metavar="DURATION", callback=_request_timeout,
+                        help="Give up on one API request after this long without an answer (connect and each "
+                             "read; default: the environment's requestTimeout, else 30s).")(func)
     func = click.option("--context", default=None, metavar="NAME",
                         help="kubeconfig context; overrides the environment's target.")(func)
     func = click.option("--kubeconfig", default=None, metavar="PATH",

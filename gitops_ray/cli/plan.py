@@ -30,8 +30,8 @@ from gitops_ray.errors import ExitCode
 @click.option("--show-unchanged", is_flag=True, help="List in-sync objects too.")
 @output_option("text", "json", "markdown")
 def plan(env_name: str, repo: str | None, ref: str | None, worktree: bool, kubeconfig: str | None,
-         context: str | None, record_dir: str | None, kuberay_version: str | None, allow_replace_running: bool,
-         show_unchanged: bool, output: str) -> None:
+         context: str | None, request_timeout: float | None, record_dir: str | None, kuberay_version: str | None,
+         allow_replace_running: bool, show_unchanged: bool, output: str) -> None:
     """Show what applying the commit would change (create, update, replace, delete, blocked).
 
     Exits 0 when in sync and 2 when changes are pending (the table below).
@@ -43,7 +43,7 @@ def plan(env_name: str, repo: str | None, ref: str | None, worktree: bool, kubec
         result = make_plan(env=env_name, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig,
                            context=context, kuberay_version=kuberay_version,
                            allow_replace_running=allow_replace_running, record_dir=record_dir,
-                           progress=progress)
+                           progress=progress, request_timeout=request_timeout)
     for warning in result.warnings:
         click.echo(f"warning: {warning.location()}: {warning.message}", err=True)
     if output == "json":

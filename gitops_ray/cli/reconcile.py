@@ -29,7 +29,8 @@ from gitops_ray.errors import ExitCode
 @click.option("--timeout", default=None, metavar="DURATION", help="Give up waiting after this long when healing.")
 @output_option("text", "json", "markdown")
 def reconcile(env_name: str, repo: str | None, ref: str | None, worktree: bool, kubeconfig: str | None,
-              context: str | None, record_dir: str | None, timeout: str | None, output: str) -> None:
+              context: str | None, request_timeout: float | None, record_dir: str | None, timeout: str | None,
+              output: str) -> None:
     """Compare the cluster with the commit, record any drift, and heal it if the
     environment sets sync.selfHeal: true.
 
@@ -42,7 +43,8 @@ def reconcile(env_name: str, repo: str | None, ref: str | None, worktree: bool, 
     timeout_s = parse_duration(timeout) if timeout else None
     with Progress(enabled=output == "text", lines=True).shown() as progress:
         result = run(env=env_name, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
-                     record_dir=record_dir, timeout_s=timeout_s, progress=progress)
+                     record_dir=record_dir, timeout_s=timeout_s, progress=progress,
+                     request_timeout=request_timeout)
     healed = result.applied is not None and result.ok
     if output == "json":
         click.echo(render.dumps({"drift": result.drift, "healed": healed,

@@ -17,6 +17,7 @@ from gitops_ray import kinds
 from gitops_ray.cluster import ApiError, Cluster, owned_selector
 from gitops_ray.engine.plan import LiveState
 from gitops_ray.environment import Environment
+from gitops_ray.errors import ClusterError
 from gitops_ray.refs import ObjectRef
 
 # Kinds always listed for pruning, even when Git no longer holds any of them.
@@ -79,9 +80,19 @@ def _list_in(cluster: Cluster, api_version: str, kind: str, namespace: str) -> l
     try:
         return cluster.list_objects(api_version, kind, namespace=namespace or None)
     except ApiError as err:
-        if err.status == 404:
-            return []
-        raise
+        return _not_served(cluster, api_version, kind, err)
+
+
+def _not_served(cluster: Cluster, api_version: str, kind: str, err: ApiError) -> list[dict[str, Any]]:
+    """A 404 to a LIST is "no such kind here" only when discovery agrees: a server (or a proxy
+    in front of one) that answers 404 to everything must not read as an empty cluster, or
+    the plan creates everything and the record notes false disappearances."""
+    if err.status != 404:
+        raise err
+    if cluster.served(api_version, kind):
+        raise ClusterError(f"{cluster.server}: LIST {kind} ({api_version}) answered 404 although discovery says "
+                           "it is served: the server contradicts itself") from None
+    return []
 
 
 def _list(
@@ -101,6 +112,4 @@ def _list(
         return [i for i in cluster.list_objects(api_version, kind, label_selector=selector)
                 if (i.get("metadata") or {}).get("namespace") in allowed]
     except ApiError as err:
-        if err.status == 404:
-            return []  # the kind is not served here (e.g. RayCronJob before KubeRay 1.6)
-        raise
+        return _not_served(cluster, api_version, kind, err)  # e.g. RayCronJob before KubeRay 1.6

@@ -121,6 +121,7 @@ def _session(
     record_dir: str | None,
     anchored: bool,
     say: Progress,
+    request_timeout: float | None = None,
 ) -> Iterator[tuple[pipeline.Desired, Cluster, audit.RunRecorder, LiveState]]:
     """What every cluster verb starts with: the validated commit, a connection, the record
     for this run, and the live state."""
@@ -129,7 +130,8 @@ def _session(
     desired = pipeline.load_desired(snapshot, environment, kuberay_version=kuberay_version)
     commit = snapshot.commit.sha if snapshot.commit else ""
     with open_cluster(environment.cluster, kubeconfig=kubeconfig, context=context,
-                      kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit)) as cluster:
+                      kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit),
+                      request_timeout=request_timeout, named_by=environment.file) as cluster:
         recorder = _recorder(cluster, desired, run_id=new_run_id(), ref=ref, record_dir=record_dir,
                              anchored=anchored)
         yield desired, cluster, recorder, _read(cluster, desired, say)
@@ -148,12 +150,14 @@ def make_plan(
     record_dir: str | None = None,
     record: bool = True,
     progress: Progress | None = None,
+    request_timeout: float | None = None,
 ) -> PlanResult:
     """Plan against the live cluster. The record learns what it sees (final RayJob
     statuses, disappearances, drift) but the cluster is only read."""
     say = progress or (lambda _m: None)
     with _session(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
-                  kuberay_version=kuberay_version, record_dir=record_dir, anchored=False, say=say) as session:
+                  kuberay_version=kuberay_version, record_dir=record_dir, anchored=False, say=say,
+                  request_timeout=request_timeout) as session:
         desired, cluster, recorder, live = session
         if record:
             recorder.observe(live.owned)
@@ -181,10 +185,12 @@ def run_apply(
     record_dir: str | None = None,
     progress: Progress | None = None,
     force: bool | None = None,
+    request_timeout: float | None = None,
 ) -> ApplyResult:
     say = progress or (lambda _m: None)
     with _session(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
-                  kuberay_version=kuberay_version, record_dir=record_dir, anchored=not dry_run, say=say) as session:
+                  kuberay_version=kuberay_version, record_dir=record_dir, anchored=not dry_run, say=say,
+                  request_timeout=request_timeout) as session:
         desired, cluster, recorder, live = session
         environment = desired.environment
         if not dry_run:
@@ -239,15 +245,17 @@ def reconcile(
     record_dir: str | None = None,
     timeout_s: float | None = None,
     progress: Progress | None = None,
+    request_timeout: float | None = None,
 ) -> ReconcileResult:
     """A scheduled run: find what changed behind Git's back (recorded as drift), and heal it
     when the environment says `sync.selfHeal: true`, as Argo CD's self-heal does."""
     planned = make_plan(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
-                        record_dir=record_dir, progress=progress)
+                        record_dir=record_dir, progress=progress, request_timeout=request_timeout)
     if planned.plan.in_sync or not planned.desired.environment.sync.self_heal:
         return ReconcileResult(plan=planned.plan, applied=None)
     # Healing means taking the fields back from whoever changed them (Flux forces ownership
     # the same way); without force an out-of-band `kubectl edit` could never be healed.
     applied = run_apply(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
-                        record_dir=record_dir, timeout_s=timeout_s, progress=progress, force=True)
+                        record_dir=record_dir, timeout_s=timeout_s, progress=progress, force=True,
+                        request_timeout=request_timeout)
     return ReconcileResult(plan=planned.plan, applied=applied)

@@ -25,6 +25,8 @@ def open_cluster(
     kuberay_version: str | None = None,
     user_agent: str | None = None,
     start_sandbox: bool = True,
+    request_timeout: float | None = None,
+    named_by: str = "the environment file",
 ) -> Iterator[Cluster]:
     """`--kubeconfig`/`--context` override the environment, as they do for kubectl.
 
@@ -39,8 +41,10 @@ def open_cluster(
         if not start_sandbox and running_server(state) is None:
             raise ClusterError(f"no sandbox is serving {state}")
         with sandbox_connect(state, kuberay_version=kuberay_version, operator=target.sandbox_operator) as path, \
-                connect(target, kubeconfig=str(path), user_agent=user_agent) as cluster:
+                connect(target, kubeconfig=str(path), user_agent=user_agent,
+                        request_timeout=request_timeout) as cluster:
             yield cluster
         return
-    with connect(target, kubeconfig=kubeconfig, context=context, user_agent=user_agent) as cluster:
+    with connect(target, kubeconfig=kubeconfig, context=context, user_agent=user_agent,
+                 request_timeout=request_timeout, named_by=named_by) as cluster:
         yield cluster

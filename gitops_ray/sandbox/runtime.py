@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from gitops_ray.errors import GitopsRayError
 from gitops_ray.sandbox.api import Api
 from gitops_ray.sandbox.faults import Faults
 from gitops_ray.sandbox.handlers import Handler
@@ -23,6 +24,7 @@ from gitops_ray.sandbox.internal import InternalClient
 from gitops_ray.sandbox.meta import Clock, utc_now
 from gitops_ray.sandbox.server import RequestLog, SandboxHTTPServer
 from gitops_ray.sandbox.store import Store
+from gitops_ray.trust import is_loopback_url
 
 SERVER_FILE = "server.json"
 DB_FILE = "state.db"
@@ -196,12 +198,43 @@ def healthy(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+class UntrustedState(GitopsRayError):
+    """A state directory whose server.json or kubeconfig the sandbox did not write: it points
+    somewhere else than a sandbox on this machine (docs/security.md)."""
+
+
 def running_server(state_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The server.json of a live server serving `state_dir`, else None."""
-    info = read_server_file(Path(state_dir).resolve())
-    if info is None or not _pid_alive(int(info.get("pid", 0))):
+    """The server.json of a live server serving `state_dir`, else None.
+
+    A server.json is data, not configuration: its URL must be a loopback http address and
+    the state directory's kubeconfig exactly what the sandbox writes for that URL, else
+    UntrustedState (nothing is contacted, no kubeconfig is read)."""
+    state = Path(state_dir).resolve()
+    info = read_server_file(state)
+    if info is None:
         return None
-    return info if healthy(str(info.get("url", ""))) else None
+    url = str(info.get("url", ""))
+    if not is_loopback_url(url):
+        raise UntrustedState(f"{state / SERVER_FILE}: url {url[:80]!r} is not a loopback http address; "
+                             "a sandbox serves this machine only")
+    try:
+        pid = int(info.get("pid", 0))
+    except (TypeError, ValueError):
+        raise UntrustedState(f"{state / SERVER_FILE}: pid is not a number") from None
+    if not _pid_alive(pid) or not healthy(url):
+        return None
+    if not _written_by_sandbox(state / "kubeconfig", url):
+        raise UntrustedState(f"{state / 'kubeconfig'}: not the kubeconfig the sandbox writes for {url}")
+    return {**info, "url": url, "kubeconfig": str(state / "kubeconfig")}
+
+
+def _written_by_sandbox(kubeconfig: Path, url: str) -> bool:
+    """The file holds exactly the sandbox's own kubeconfig for `url`: no exec plugin, no other
+    user or server can ride along."""
+    try:
+        return kubeconfig.read_text() == kubeconfig_text(url)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _pid_alive(pid: int) -> bool:
@@ -222,10 +255,11 @@ def connect(state_dir: str | os.PathLike[str], *, kuberay_version: str | None = 
     """A kubeconfig for the sandbox serving `state_dir`: the running one, or one started for this block."""
     info = running_server(state_dir)
     if info is not None:
-        yield Path(str(info["kubeconfig"]))
+        yield Path(str(info["kubeconfig"]))  # the state directory's own, checked by running_server
         return
     with Sandbox(state_dir, kuberay_version=kuberay_version, operator=operator) as sandbox:
         yield sandbox.kubeconfig
 
 
-__all__ = ["Sandbox", "connect", "healthy", "kubeconfig_text", "read_server_file", "running_server"]
+__all__ = ["Sandbox", "UntrustedState", "connect", "healthy", "kubeconfig_text", "read_server_file",
+           "running_server"]

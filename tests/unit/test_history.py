@@ -162,7 +162,7 @@ ENV_FILE = """apiVersion: gitops-ray.io/v1alpha1
 kind: Environment
 metadata: {name: dev}
 spec:
-  cluster: {sandbox: {stateDir: .no-such-sandbox}}
+  cluster: {sandbox: {stateDir: /nonexistent/no-such-sandbox}}
   namespaces: [ray-dev]
 """
 

@@ -68,7 +68,7 @@ def test_committed_symlink_to_a_file_outside_is_reported_as_a_link_and_never_rea
     assert code == ExitCode.FAILED
     found = rules(report)["environments/dev/stolen.yaml"]
     assert found.startswith("source:symlink: a symbolic link (to ") and str(outside) in found
-    with pytest.raises(InvalidManifests, match="stolen.yaml.*symbolic link") as err:
+    with pytest.raises(InvalidManifests, match=r"stolen\.yaml.*symbolic link") as err:
         snapshot = Repository.open(repo.path).snapshot()
         load_desired(snapshot, load_environment(snapshot, "dev"))
     assert CANARY not in str(err.value)
@@ -144,6 +144,6 @@ def test_absolute_and_parent_paths_never_leave_the_repository(git_repo, outside)
     for worktree in (False, True):
         snapshot = Repository.open(repo.path).snapshot(worktree=worktree)
         for path in (str(outside), "../outside/secret.yaml", "a/../../outside/secret.yaml"):
-            with pytest.raises(Exception, match="outside the repository|absolute path") as err:
+            with pytest.raises(Exception, match=r"outside the repository|absolute path") as err:
                 snapshot.read(path)
             assert CANARY not in str(err.value)

@@ -1,37 +1,49 @@
-"""The only module that talks to Kubernetes: the official client's DynamicClient over HTTP.
+"""`Cluster`: requests through the official client's ApiClient, over HTTP.
 
 Design choices (see docs/plan.md):
 
 * Live state costs one LIST per kind (cluster-wide, or per allowed namespace),
   filtered by the ownership label selector and following `continue`; never one
-  GET per object. Responses are decoded as plain JSON (`serialize=False`),
-  not into the client's model objects, which is several times cheaper.
+  GET per object. Responses are decoded as plain JSON, not into the client's
+  model objects, which is several times cheaper.
 * Writes are server-side apply with field manager `gitops-ray`; every write
   carries an `Audit-ID` header (the record's entry id, so the cluster's audit
   log joins the record) and a User-Agent naming gitops-ray, its version and
   the commit being applied.
 * Retries with exponential backoff on 429, 5xx and connection errors,
-  honouring `Retry-After`; never on other 4xx, which are answers, not failures.
+  honouring `Retry-After`; never on other 4xx, which are answers, not failures;
+  and never past a time budget: a run ends in bounded time whatever the server does.
+* The cluster is what it says (docs/security.md): every request has connect and
+  read timeouts (discovery included), a server that does not answer `/version`
+  and `/api` like Kubernetes is refused before anything is read from it, an
+  answer that is not the JSON shape Kubernetes gives is one line naming what came
+  back, and a 404 to a LIST means "not served" only when discovery agrees.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import os
 import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from gitops_ray import __version__, kinds
-from gitops_ray.environment import ClusterTarget
+from gitops_ray.cluster.answers import (
+    MAX_CONNECT_TIMEOUT,
+    ApiError,
+    api_error,
+    is_object,
+    json_object,
+    lists,
+    retry_after,
+    transport_problem,
+)
 from gitops_ray.errors import ClusterError
 from gitops_ray.refs import ObjectRef, split_api_version
 
@@ -40,6 +52,7 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 ENVIRONMENT_LABEL = "gitops-ray.io/environment"
 
 _RETRYABLE = {429, 500, 502, 503, 504}
+DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds, per request: connect, and each read of the answer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,52 +60,13 @@ class RetryPolicy:
     attempts: int = 6
     base_delay: float = 0.2
     max_delay: float = 10.0
+    budget_s: float = 60.0  # no retry starts this long after the first attempt
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(retry_after, self.max_delay)
         backoff: float = min(self.base_delay * (2**attempt), self.max_delay)
         return backoff * (0.5 + random.random() / 2)
-
-
-class ApiError(ClusterError):
-    """A request the API server answered with an error Status."""
-
-    def __init__(self, message: str, *, status: int, reason: str = "", body: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.body: Mapping[str, Any] = body or {}
-
-    @property
-    def causes(self) -> list[dict[str, Any]]:
-        details = self.body.get("details") or {}
-        return list(details.get("causes") or [])
-
-
-class FieldConflict(ApiError):
-    """A server-side apply conflict: other managers own fields we would change."""
-
-    @property
-    def conflicts(self) -> list[tuple[str, str]]:
-        """(manager, field) pairs, e.g. ('"kubectl-edit" using v1', '.spec.x')."""
-        out = []
-        for cause in self.causes:
-            if cause.get("reason") == "FieldManagerConflict":
-                manager = str(cause.get("message", "")).removeprefix("conflict with ").strip()
-                out.append((manager, str(cause.get("field", ""))))
-        return out
-
-    @property
-    def managers(self) -> set[str]:
-        return {_manager_name(manager) for manager, _ in self.conflicts}
-
-
-def _manager_name(description: str) -> str:
-    """'"kubectl-edit" using v1' -> 'kubectl-edit'."""
-    if description.startswith('"'):
-        return description[1:].split('"', 1)[0]
-    return description.split(" ", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,24 +96,26 @@ class Cluster:
     context: str = ""
     user_agent: str = f"gitops-ray/{__version__}"
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float = DEFAULT_REQUEST_TIMEOUT
     sleep: Callable[[float], None] = time.sleep
     calls: Counter[str] = field(default_factory=Counter)
-    _dynamic: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    _discovery: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    _version: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ plumbing
 
-    @property
-    def dynamic(self) -> Any:
-        with self._lock:
-            if self._dynamic is None:
-                from kubernetes.dynamic import DynamicClient
-
-                self._dynamic = DynamicClient(  # type: ignore[no-untyped-call]
-                    self.api_client, cache_file=str(_discovery_cache(self.server))
-                )
-            return self._dynamic
+    def _send(self, method: str, path: str, body: Any, query: list[tuple[str, Any]], headers: dict[str, str],
+              timeout: float) -> tuple[int, bytes, Any]:
+        """One HTTP exchange through the official client (its auth, TLS and proxy settings),
+        with our timeouts: connect, then each read of the answer."""
+        api = self.api_client
+        prepared = api.param_serialize(method, path, query_params=query, header_params=headers, body=body,
+                                       auth_settings=["BearerToken"])
+        resp = api.call_api(*prepared, _request_timeout=(min(timeout, MAX_CONNECT_TIMEOUT), timeout))
+        data = resp.read()
+        return int(resp.status or 0), bytes(data or b""), resp.headers
 
     def request(
         self,
@@ -151,39 +127,101 @@ class Cluster:
         content_type: str | None = None,
         audit_id: str | None = None,
         verb: str = "",
-        timeout: float = 60.0,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
-        """One API request with retries; returns the decoded JSON body."""
+        """One API request with retries (bounded in time); returns the decoded JSON object."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError as Urllib3Error
 
-        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+        headers = {"User-Agent": self.user_agent, "Accept": "application/json",
+                   "Content-Type": content_type or "application/json"}
         if audit_id:
             headers["Audit-ID"] = audit_id
+        limit = timeout if timeout is not None else self.timeout
         self.calls[verb or method.lower()] += 1
-        last: Exception | None = None
+        started = time.monotonic()
         for attempt in range(self.retry.attempts):
-            retry_after: float | None = None
+            final = attempt == self.retry.attempts - 1 or time.monotonic() - started >= self.retry.budget_s
+            wait_for: float | None = None
             try:
-                resp = self.dynamic.request(
-                    method, path, body=body, query_params=list(query or []), header_params=dict(headers),
-                    content_type=content_type, serialize=False, _request_timeout=timeout,
-                )
-                data = resp.data
-                return json.loads(data) if data else {}
-            except ApiException as err:
-                status = int(err.status or 0)
-                if status not in _RETRYABLE or attempt == self.retry.attempts - 1:
-                    raise _api_error(err, method, path) from None
-                retry_after = _retry_after(err.headers)
-                last = err
-            except (Urllib3Error, ConnectionError, OSError) as err:
-                if attempt == self.retry.attempts - 1:
-                    raise ClusterError(f"{self.server}: {method} {path}: {_short(err)}") from None
-                last = err
+                status, data, resp_headers = self._send(method, path, body, list(query or []), headers, limit)
+            except (Urllib3Error, ApiException, OSError) as err:
+                if final:
+                    raise ClusterError(f"{self.server}: {method} {path}: {transport_problem(err, limit)}") from None
+            else:
+                if 200 <= status < 300:
+                    return json_object(data, resp_headers, self.server, method, path)
+                if status not in _RETRYABLE or final:
+                    raise api_error(status, data, resp_headers, method, path)
+                wait_for = retry_after(resp_headers)
             self.calls["retry"] += 1
-            self.sleep(self.retry.delay(attempt, retry_after))
-        raise ClusterError(f"{self.server}: {method} {path}: gave up after retries: {_short(last)}")
+            delay = self.retry.delay(attempt, wait_for)
+            self.sleep(max(0.0, min(delay, self.retry.budget_s - (time.monotonic() - started))))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    # ------------------------------------------------------------------ discovery
+
+    def verify(self) -> None:
+        """Refuse a server that does not answer `/version` and `/api` like Kubernetes, before
+        anything is planned from its answers (a server answering 404 to everything is not an
+        empty cluster)."""
+        version = self._probe("/version")
+        if not (isinstance(version.get("gitVersion"), str) or (
+                isinstance(version.get("major"), str) and isinstance(version.get("minor"), str))):
+            raise ClusterError(f"{self.server}: does not answer like a Kubernetes API server "
+                               "(/version has no gitVersion, major or minor)")
+        api = self._probe("/api")
+        if api.get("kind") != "APIVersions" or "v1" not in (api.get("versions") or ()):
+            raise ClusterError(f"{self.server}: does not answer like a Kubernetes API server "
+                               "(/api does not list the core group v1)")
+        self._version = version
+
+    def _probe(self, path: str) -> dict[str, Any]:
+        try:
+            return self.request("GET", path, verb="discovery")
+        except ApiError as err:
+            if err.status in (401, 403):
+                raise ClusterError(f"{self.server}: GET {path}: HTTP {err.status}: the server refused our "
+                                   f"credentials ({err})") from None
+            raise ClusterError(f"{self.server}: does not answer like a Kubernetes API server (GET {path}: "
+                               f"HTTP {err.status})") from None
+
+    def _group_version(self, api_version: str) -> dict[str, Any] | None:
+        """The discovery document of a group version; None when the server does not serve it
+        (and its group list agrees)."""
+        with self._lock:
+            if api_version in self._discovery:
+                return self._discovery[api_version]
+        group, version = split_api_version(api_version)
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        try:
+            doc: dict[str, Any] | None = self.request("GET", path, verb="discovery")
+        except ApiError as err:
+            if err.status != 404:
+                raise
+            if not group:
+                raise ClusterError(f"{self.server}: does not answer like a Kubernetes API server "
+                                   f"(GET {path}: HTTP 404)") from None
+            if lists(self.request("GET", "/apis", verb="discovery"), group, version):
+                raise ClusterError(f"{self.server}: /apis lists {api_version} but GET {path} answers 404: the "
+                                   "server contradicts its own discovery") from None
+            doc = None
+        if doc is not None and not isinstance(doc.get("resources"), list):
+            raise ClusterError(f"{self.server}: GET {path}: not an API resource list (no resources)")
+        with self._lock:
+            self._discovery[api_version] = doc
+        return doc
+
+    def served(self, api_version: str, kind: str) -> bool:
+        """Whether discovery lists `kind` in `api_version`."""
+        return self._discovered(api_version, kind) is not None
+
+    def _discovered(self, api_version: str, kind: str) -> Resource | None:
+        doc = self._group_version(api_version)
+        for res in (doc or {}).get("resources") or ():
+            if isinstance(res, dict) and res.get("kind") == kind and "/" not in str(res.get("name", "/")):
+                return Resource(api_version, kind, str(res["name"]), bool(res.get("namespaced")))
+        return None
 
     def resource(self, api_version: str, kind: str) -> Resource:
         """Plural and scope of a kind: from our table, else from API discovery."""
@@ -196,13 +234,10 @@ class Cluster:
         if info is not None:
             resolved = Resource(api_version, kind, info.plural, info.namespaced)
         else:
-            from kubernetes.dynamic.exceptions import ResourceNotFoundError
-
-            try:
-                found = self.dynamic.resources.get(api_version=api_version, kind=kind)
-            except ResourceNotFoundError:
-                raise ClusterError(f"{self.server}: the server does not serve {kind} in {api_version}") from None
-            resolved = Resource(api_version, kind, found.name, bool(found.namespaced))
+            found = self._discovered(api_version, kind)
+            if found is None:
+                raise ClusterError(f"{self.server}: the server does not serve {kind} in {api_version}")
+            resolved = found
         self._resources[key] = resolved
         return resolved
 
@@ -233,13 +268,22 @@ class Cluster:
             if token:
                 query.append(("continue", token))
             page = self.request("GET", path, query=query, verb="list")
-            for item in page.get("items") or ():
+            page_items = page.get("items")
+            if page_items is None:
+                page_items = []
+            if not isinstance(page_items, list) or not all(is_object(i) for i in page_items):
+                raise ClusterError(f"{self.server}: GET {path}: not a Kubernetes list (items must be a list of "
+                                   "objects with metadata.name)")
+            for item in page_items:
                 item.setdefault("apiVersion", api_version)
                 item.setdefault("kind", kind)
                 items.append(item)
-            token = (page.get("metadata") or {}).get("continue")
+            meta = page.get("metadata") or {}
+            token = meta.get("continue") if isinstance(meta, dict) else None
             if not token:
                 return items
+            if not isinstance(token, str):
+                raise ClusterError(f"{self.server}: GET {path}: metadata.continue is not a string")
 
     def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         res = self.resource(api_version, kind)
@@ -310,8 +354,9 @@ class Cluster:
     # ------------------------------------------------------------------ facts
 
     def server_version(self) -> str:
-        info = self.request("GET", "/version", verb="discovery")
-        return str(info.get("gitVersion", ""))
+        if self._version is None:
+            self._version = self.request("GET", "/version", verb="discovery")
+        return str(self._version.get("gitVersion", ""))
 
     def identity(self) -> str:
         """The Kubernetes user we act as, as far as the kubeconfig tells."""
@@ -326,111 +371,8 @@ class Cluster:
         return "anonymous"
 
 
-def _api_error(err: Any, method: str, path: str) -> ApiError:
-    status = int(err.status or 0)
-    body: dict[str, Any] = {}
-    try:
-        body = json.loads(err.body) if err.body else {}
-    except (ValueError, TypeError):
-        body = {}
-    message = str(body.get("message") or err.reason or f"HTTP {status}")
-    reason = str(body.get("reason") or "")
-    cls = FieldConflict if status == 409 and any(
-        c.get("reason") == "FieldManagerConflict" for c in (body.get("details") or {}).get("causes") or ()
-    ) else ApiError
-    return cls(message, status=status, reason=reason, body=body)
-
-
-def _retry_after(headers: Any) -> float | None:
-    if not headers:
-        return None
-    value = headers.get("Retry-After") if hasattr(headers, "get") else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _short(err: Exception | None) -> str:
-    text = str(err) if err else "unknown error"
-    return text.splitlines()[0][:300]
-
-
-def _discovery_cache(server: str) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitops-ray" / "discovery"
-    base.mkdir(parents=True, exist_ok=True)
-    return base / (hashlib.sha256(server.encode()).hexdigest()[:16] + ".json")
-
-
 def owned_selector(environment: str) -> str:
     return f"{MANAGED_BY_LABEL}=gitops-ray,{ENVIRONMENT_LABEL}={environment}"
-
-
-def make_user_agent(commit: str = "") -> str:
-    suffix = f" (commit {commit[:12]})" if commit else ""
-    return f"gitops-ray/{__version__}{suffix}"
-
-
-@contextlib.contextmanager
-def connect(
-    target: ClusterTarget,
-    *,
-    kubeconfig: str | None = None,
-    context: str | None = None,
-    user_agent: str | None = None,
-    pool_size: int = 16,
-) -> Iterator[Cluster]:
-    """Connect the way kubectl would: `--kubeconfig`/`--context` override the environment.
-
-    A target naming the embedded sandbox is resolved to the sandbox's kubeconfig by the
-    caller (`engine.target`): this module knows kubeconfigs, not the sandbox.
-    """
-    if kubeconfig is None and context is None and target.in_cluster:
-        yield _in_cluster(user_agent, pool_size)
-        return
-    if kubeconfig is None and context is None and target.is_sandbox:
-        raise ClusterError(f"{target.describe()}: a sandbox target needs its kubeconfig (engine.target.open_cluster)")
-    yield _from_kubeconfig(kubeconfig or target.kubeconfig, context or target.context, user_agent, pool_size)
-
-
-def _from_kubeconfig(path: str | None, context: str | None, user_agent: str | None, pool_size: int) -> Cluster:
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    cfg = client.Configuration()
-    resolved = os.path.expanduser(path) if path else None
-    try:
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=resolved, context=context, client_configuration=cfg, persist_config=False)
-    except (ConfigException, OSError, TypeError) as err:
-        where = resolved or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise ClusterError(f"{where}: cannot load kubeconfig: {_short(err)}") from None
-    _, active = config.list_kube_config_contexts(config_file=resolved)  # type: ignore[no-untyped-call]
-    name = context or (active or {}).get("name", "")
-    return _cluster(cfg, name, user_agent, pool_size)
-
-
-def _in_cluster(user_agent: str | None, pool_size: int) -> Cluster:
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    cfg = client.Configuration()
-    try:
-        config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-    except ConfigException as err:
-        raise ClusterError(f"in-cluster config: {_short(err)}") from None
-    return _cluster(cfg, "in-cluster", user_agent, pool_size)
-
-
-def _cluster(cfg: Any, context: str, user_agent: str | None, pool_size: int) -> Cluster:
-    from kubernetes import client
-
-    cfg.retries = False  # we retry ourselves, honouring Retry-After
-    cfg.connection_pool_maxsize = pool_size
-    api_client = client.ApiClient(configuration=cfg)
-    agent = user_agent or make_user_agent()
-    api_client.user_agent = agent
-    return Cluster(api_client=api_client, server=str(cfg.host), context=context, user_agent=agent)
 
 
 def ref_of(obj: Mapping[str, Any]) -> ObjectRef:

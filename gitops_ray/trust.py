@@ -1,0 +1,113 @@
+"""What a commit may name, and what never leaves gitops-ray: the threat model's shared rules.
+
+docs/security.md is the threat model. A commit (above all a pull request from a fork) is
+untrusted: it may describe objects, never choose how gitops-ray authenticates, which
+endpoint it trusts or which files on the runner it reads. These are the checks every
+stage applies the same way, so they live below all of them:
+
+* a path the environment file names (a kubeconfig, a sandbox's state directory) must be
+  absolute (or `~/...`) and must not resolve inside the repository, where the commit
+  itself could have put the file;
+* a server gitops-ray did not configure itself (a sandbox's `server.json`) must be on
+  this machine (loopback);
+* credentials inside URLs (`https://user:password@host`, `https://token@host`) are
+  masked wherever a manifest value can be shown or recorded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from gitops_ray.errors import ConfigError
+
+HIDDEN = "(hidden)"
+
+# scheme://userinfo@ : the userinfo runs to the last '@' before the authority ends ('/', '?',
+# '#', whitespace or a quote), so a raw '@' inside a password is masked too.
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s?#\"'<>\\]*)@")
+
+
+def mask_url_credentials(text: str) -> str:
+    """`https://user:pw@host/x` -> `https://(hidden)@host/x`; text without one is returned as is."""
+    if "@" not in text or "://" not in text:
+        return text
+    return _URL_USERINFO.sub(lambda m: f"{m.group('scheme')}{HIDDEN}@" if m.group("userinfo") != HIDDEN
+                             else m.group(0), text)
+
+
+def mask_urls(value: Any) -> Any:
+    """`mask_url_credentials` over every string of a JSON-like tree (keys included)."""
+    if isinstance(value, str):
+        return mask_url_credentials(value)
+    if isinstance(value, Mapping):
+        return {mask_urls(k) if isinstance(k, str) else k: mask_urls(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_urls(v) for v in value]
+    return value
+
+
+def url_credentials(text: str) -> Iterable[str]:
+    """The userinfo parts of URLs in `text` (and their password halves), for redactors
+    that scrub known values from free text."""
+    if "@" not in text or "://" not in text:
+        return
+    for match in _URL_USERINFO.finditer(text):
+        userinfo = match.group("userinfo")
+        if not userinfo or userinfo == HIDDEN:
+            continue
+        yield userinfo
+        _, colon, password = userinfo.partition(":")
+        if colon and len(password) >= 8:
+            yield password
+
+
+# --------------------------------------------------------------------------- paths a commit names
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def outside_repository(text: str, *, root: Path | None, field: str, file: str) -> str:
+    """A path the environment file names for gitops-ray to read: refused when relative (to
+    what? the commit cannot know the runner's current directory, and on CI it is the
+    checkout) or when it resolves, links followed, inside the repository."""
+    if not text.startswith(("/", "~")):
+        raise ConfigError(f"{file}: {field}: {text!r} is a relative path; a path the environment names must be "
+                          "absolute or start with ~/, outside the repository (the commit must not supply it)")
+    resolved = Path(text).expanduser().resolve()
+    if root is not None and _inside(resolved, root.resolve()):
+        raise ConfigError(f"{file}: {field}: {text!r} is inside the repository: gitops-ray never reads a "
+                          "kubeconfig or sandbox state the commit itself could supply")
+    return text
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    return _inside(path.resolve(), root.resolve())
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def is_loopback_url(url: str) -> bool:
+    """`http://127.0.0.1:port` and the like: a server on this machine, never one across the network."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError:
+        return False
+    if parts.scheme != "http" or parts.username or parts.password or parts.path not in ("", "/"):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
