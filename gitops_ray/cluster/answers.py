@@ -130,25 +130,43 @@ def short(err: Exception | None) -> str:
     return text.splitlines()[0][:300] if text else type(err).__name__
 
 
+def _chain(err: BaseException) -> list[BaseException]:
+    """The error and what caused it (urllib3 keeps the cause in `reason`)."""
+    found: list[BaseException] = []
+    current: BaseException | None = err
+    while current is not None and len(found) < 8:
+        found.append(current)
+        reason = getattr(current, "reason", None)
+        current = reason if isinstance(reason, BaseException) else (current.__cause__ or current.__context__)
+    return found
+
+
+def retryable_transport(err: BaseException) -> bool:
+    """Refused or reset connections are worth another try; timeouts and TLS failures are not."""
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import NewConnectionError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    chain = _chain(err)
+    if any(isinstance(e, NewConnectionError) for e in chain):  # urllib3 files it under timeouts
+        return True
+    return not any(isinstance(e, Urllib3Timeout | TimeoutError | ApiException) for e in chain)
+
+
 def transport_problem(err: Exception, timeout: float) -> str:
     """One line for a request that got no usable answer."""
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-    found: BaseException | None = err
-    for _ in range(8):
-        if found is None:
-            break
+    for found in _chain(err):
+        if isinstance(found, NewConnectionError):  # before ConnectTimeoutError, its base class
+            return f"cannot connect: {short(found).rpartition('] ')[2] or short(found)}"
         if isinstance(found, ReadTimeoutError):
             return f"no answer within {timeout:g}s (--request-timeout)"
         if isinstance(found, ConnectTimeoutError):
             return f"could not connect within {min(timeout, MAX_CONNECT_TIMEOUT):g}s"
-        if isinstance(found, NewConnectionError):
-            return f"cannot connect: {short(found).rpartition('] ')[2] or short(found)}"
         if isinstance(found, ProtocolError):
             return f"the connection broke off mid-answer ({short(found)})"
         if isinstance(found, ApiException):  # the client's wrapper of TLS failures
             return " ".join(str(found.reason).split())[:300]
-        reason = getattr(found, "reason", None)
-        found = reason if isinstance(reason, BaseException) else (found.__cause__ or found.__context__)
     return short(err)

@@ -42,6 +42,7 @@ from gitops_ray.cluster.answers import (
     json_object,
     lists,
     retry_after,
+    retryable_transport,
     transport_problem,
 )
 from gitops_ray.errors import ClusterError
@@ -146,7 +147,9 @@ class Cluster:
             try:
                 status, data, resp_headers = self._send(method, path, body, list(query or []), headers, limit)
             except (Urllib3Error, ApiException, OSError) as err:
-                if final:
+                # A timeout or a TLS failure is not retried: the time is spent, and a retry of a
+                # server that hangs would only multiply --request-timeout.
+                if final or not retryable_transport(err):
                     raise ClusterError(f"{self.server}: {method} {path}: {transport_problem(err, limit)}") from None
             else:
                 if 200 <= status < 300:
