@@ -52,18 +52,48 @@ def mask_urls(value: Any) -> Any:
 
 
 def url_credentials(text: str) -> Iterable[str]:
-    """The userinfo parts of URLs in `text` (and their password halves), for redactors
-    that scrub known values from free text."""
+    """Secret parts of URLs in `text`, for redactors that scrub known values everywhere:
+    only what is long enough not to collide with names (a value scrubbed from the record is
+    scrubbed from object names too)."""
     if "@" not in text or "://" not in text:
         return
     for match in _URL_USERINFO.finditer(text):
         userinfo = match.group("userinfo")
         if not userinfo or userinfo == HIDDEN:
             continue
-        yield userinfo
         _, colon, password = userinfo.partition(":")
-        if colon and len(password) >= 8:
+        if colon and len(password) >= 8:  # user:password; the user name alone is no secret
+            yield userinfo
             yield password
+        elif not colon and len(userinfo) >= 16:  # https://<token>@host; short names are users (git@)
+            yield userinfo
+
+
+# --------------------------------------------------------------------------- secret fields
+
+_SECRET_FIELD = re.compile(r"(^|/)(env/\d+/value|gcsFaultToleranceOptions/redisPassword/value"
+                           r"|rayStartParams/redis-password)$")
+
+
+def is_secret_field(kind: str, pointer: str) -> bool:
+    """Fields whose values are never shown (names of their keys are): a Secret's data and
+    stringData, container env values, Redis passwords. `pointer` is a JSON pointer."""
+    if kind == "Secret" and (pointer in ("/data", "/stringData") or pointer.startswith(("/data/", "/stringData/"))):
+        return True
+    return bool(_SECRET_FIELD.search(pointer))
+
+
+def holds_secret(kind: str, pointer: str, value: Any, *, depth: int = 12) -> bool:
+    """Whether `value` (found at `pointer`) is, or contains, a secret field."""
+    if is_secret_field(kind, pointer):
+        return True
+    if depth <= 0:
+        return False
+    if isinstance(value, Mapping):
+        return any(holds_secret(kind, f"{pointer}/{k}", v, depth=depth - 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_secret(kind, f"{pointer}/{i}", v, depth=depth - 1) for i, v in enumerate(value))
+    return False
 
 
 # --------------------------------------------------------------------------- paths a commit names

@@ -20,6 +20,7 @@ client, and jsonschema is imported only when a document fails.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import re
@@ -34,6 +35,7 @@ from gitops_ray.findings import Finding, FindingsVerdict, Severity
 from gitops_ray.kinds import RAY_GROUP
 from gitops_ray.manifests import LoadResult, Manifest, PathElem, find_duplicates, format_path, load_bytes
 from gitops_ray.refs import ObjectRef
+from gitops_ray.trust import holds_secret, mask_url_credentials
 
 if TYPE_CHECKING:
     from gitops_ray.environment import Environment, OperatorConfig
@@ -193,7 +195,8 @@ def _finding(manifest: Manifest, path: Sequence[PathElem], rule: str, message: s
              severity: Severity = Severity.ERROR, *, position: tuple[int, int] | None = None) -> Finding:
     line, column = position or manifest.locate(path)
     return Finding(
-        file=manifest.origin.file, line=line, column=column, message=message, rule=rule, severity=severity,
+        file=manifest.origin.file, line=line, column=column, message=mask_url_credentials(message), rule=rule,
+        severity=severity,
         path=format_path(path), api_version=manifest.api_version, kind=manifest.kind,
         namespace=manifest.ref.namespace, name=manifest.ref.name,
     )
@@ -219,8 +222,26 @@ def explain(manifest: Manifest, compiled: _Compiled, body: Any) -> list[Finding]
     if not findings:  # the fast validator disagreed: report its errors rather than nothing
         for rs_error in compiled.fast.iter_errors(body):
             path = tuple(rs_error.instance_path)
-            findings.append(_finding(manifest, path, "schema:invalid", str(rs_error.message)))
+            findings.append(_finding(manifest, path, "schema:invalid",
+                                     _no_secret(str(rs_error.message), rs_error.instance, manifest.kind, path)))
     return findings
+
+
+def _pointer(path: Sequence[PathElem]) -> str:
+    return "".join(f"/{p}" for p in path)
+
+
+def _no_secret(message: str, instance: Any, kind: str, path: Sequence[PathElem]) -> str:
+    """jsonschema quotes the offending value; never an env value or a Secret's data
+    (docs/security.md): the message names the field, the value stays hidden."""
+    if not holds_secret(kind, _pointer(path), instance):
+        return message
+    forms = {repr(instance), json.dumps(instance, default=str)}
+    if isinstance(instance, str) and len(instance) >= 4:
+        forms.add(instance)
+    for form in sorted(forms, key=len, reverse=True):
+        message = message.replace(form, "the value (hidden)")
+    return message
 
 
 def _error_findings(manifest: Manifest, error: Any) -> Iterable[Finding]:
@@ -230,13 +251,15 @@ def _error_findings(manifest: Manifest, error: Any) -> Iterable[Finding]:
     if keyword == "required" and isinstance(error.instance, dict):
         missing = next((p for p in error.validator_value if p not in error.instance and repr(p) in error.message),
                        None)
-        return [_finding(manifest, (*path, missing) if missing else path, rule, error.message)]
+        return [_finding(manifest, (*path, missing) if missing else path, rule,
+                         _no_secret(error.message, error.instance, manifest.kind, path))]
     if keyword == "additionalProperties" and isinstance(error.instance, dict):
         extras = _unexpected(error.instance, error.schema)
         if extras:
             return [_finding(manifest, (*path, extra), rule,
                              f"Additional properties are not allowed ({extra!r} was unexpected)") for extra in extras]
-    return [_finding(manifest, path, rule, _shorten(error.message, error.instance))]
+    message = _shorten(_no_secret(error.message, error.instance, manifest.kind, path), error.instance)
+    return [_finding(manifest, path, rule, message)]
 
 
 def _unexpected(instance: dict[str, Any], schema: dict[str, Any]) -> list[str]:

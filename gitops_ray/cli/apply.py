@@ -10,6 +10,7 @@ from gitops_ray.cli.common import (
     EXIT_CODES_HELP,
     Progress,
     cluster_options,
+    emit,
     env_option,
     output_option,
     record_option,
@@ -54,9 +55,9 @@ def apply(env_name: str, repo: str | None, ref: str | None, worktree: bool, kube
             request_timeout=request_timeout,
         )
     if output == "json":
-        click.echo(render.dumps(render.apply_json(result)))
+        emit(render.dumps(render.apply_json(result)))
     elif output == "markdown":
-        click.echo(render.apply_markdown(result))
+        emit(render.apply_markdown(result))
     else:
-        click.echo(render.apply_text(result, style=styler(use_colour())))
+        emit(render.apply_text(result, style=styler(use_colour())))
     sys.exit(ExitCode.OK if result.ok else ExitCode.FAILED)

@@ -13,6 +13,7 @@ import click
 from gitops_ray.cli.common import (
     EXIT_CODES_HELP,
     cluster_options,
+    emit,
     env_option,
     output_option,
     record_option,
@@ -92,7 +93,7 @@ def verify(env_name: str | None, repo: str | None, ref: str | None, worktree: bo
                                                notice=record_dir is None)
     stores = record_stores(env_name, record_dir, repo=repo, ref=ref, worktree=worktree)
     if not stores or not any(s.exists() for s in stores):
-        click.echo("error: no record found" + (f" for {env_name}" if env_name else ""), err=True)
+        emit("error: no record found" + (f" for {env_name}" if env_name else ""), err=True)
         sys.exit(ExitCode.FAILED)
     notes = _notes(repo)
     results = []
@@ -111,11 +112,11 @@ def verify(env_name: str | None, repo: str | None, ref: str | None, worktree: bo
             result.notices = [why if n.startswith("cluster anchor not checked") else n for n in result.notices]
         results.append(result)
     if output == "json":
-        click.echo(json.dumps({"ok": all(r.ok for r in results), "environments": [r.to_json() for r in results]},
+        emit(json.dumps({"ok": all(r.ok for r in results), "environments": [r.to_json() for r in results]},
                               indent=2))
     else:
         for result in results:
-            click.echo(_verify_text(result))
+            emit(_verify_text(result))
     sys.exit(ExitCode.OK if all(r.ok for r in results) else ExitCode.FAILED)
 
 
@@ -147,7 +148,7 @@ def export(env_name: str, repo: str | None, ref: str | None, worktree: bool, rec
     """
     [store] = record_stores(env_name, record_dir, repo=repo, ref=ref, worktree=worktree)
     if not store.exists():
-        click.echo(f"error: no record for {env_name} at {store.path}", err=True)
+        emit(f"error: no record for {env_name} at {store.path}", err=True)
         sys.exit(ExitCode.FAILED)
     out = sys.stdout.buffer
     for entry in store.entries():

@@ -121,6 +121,15 @@ def output_option(*formats: str, default: str = "text") -> Callable[[F], F]:
                         metavar="FORMAT", help=f"Output format: {', '.join(formats)}.")
 
 
+def emit(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """What gitops-ray prints goes through here: credentials inside URLs (a manifest's pip index,
+    a --repo URL with a token, an API error quoting either) never reach a terminal or a CI log,
+    whichever stage forgot to mask them (docs/security.md)."""
+    from gitops_ray.trust import mask_url_credentials
+
+    click.echo(mask_url_credentials(text), err=err, nl=nl)
+
+
 class Progress:
     """A progress line on a terminal (rewritten in place); plain lines when asked, else silent."""
 
@@ -131,8 +140,10 @@ class Progress:
         self._shown = False
 
     def __call__(self, message: str) -> None:
+        from gitops_ray.trust import mask_url_credentials
+
         elapsed = time.monotonic() - self.started
-        text = f"[{elapsed:5.1f}s] {message}"
+        text = f"[{elapsed:5.1f}s] {mask_url_credentials(message)}"
         if self.tty:
             width = max(20, shutil.get_terminal_size().columns - 1)
             sys.stderr.write("\r\033[K" + text[:width])

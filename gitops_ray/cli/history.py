@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from gitops_ray.cli.common import EXIT_CODES_HELP, env_option, output_option, record_option, source_options
+from gitops_ray.cli.common import EXIT_CODES_HELP, emit, env_option, output_option, record_option, source_options
 from gitops_ray.environment import Environment
 from gitops_ray.errors import ExitCode
 from gitops_ray.record.store import RecordStore
@@ -45,7 +45,7 @@ def load_environment_or_name(env_name: str, *, repo: str | None = None, ref: str
         if repo is not None and err.exit_code == ExitCode.USAGE:
             raise  # the user named the repository: a wrong ref or environment there is their error
         if notice:
-            click.echo(f"notice: {err.message}; using the default record location", err=True)
+            emit(f"notice: {err.message}; using the default record location", err=True)
         return env_name
     return environment
 
@@ -112,13 +112,13 @@ def _show(stores: list[RecordStore], *, commit: str | None, resource: str | None
     rows.sort(key=lambda r: r.time)
     selected = hist.select(rows, commit=commit)
     if output == "json":
-        click.echo(render.dumps(hist.render_json(selected)))
+        emit(render.dumps(hist.render_json(selected)))
     elif output == "markdown":
-        click.echo(render_markdown(selected, commit=commit), nl=False)
+        emit(render_markdown(selected, commit=commit), nl=False)
     else:
         if not any(store.exists() for store in stores):
             where = ", ".join(str(s.path) for s in stores) or f"{Path(record_dir or '.gitops-ray/records')}/*.jsonl"
-            click.echo(f"notice: no record found ({where})", err=True)
-        click.echo(hist.render_text(selected))
+            emit(f"notice: no record found ({where})", err=True)
+        emit(hist.render_text(selected))
     if check and any(r.unexplained for r in selected):
         sys.exit(ExitCode.FAILED)

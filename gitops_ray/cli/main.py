@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from gitops_ray import __version__
-from gitops_ray.cli.common import EXIT_CODES_HELP
+from gitops_ray.cli.common import EXIT_CODES_HELP, emit
 from gitops_ray.errors import ExitCode, GitopsRayError
 
 # name -> "module:attribute" of a click.Command
@@ -61,13 +61,13 @@ class LazyGroup(click.Group):
             err.show()
             code = err.exit_code
         except click.exceptions.Abort:
-            click.echo("Aborted!", err=True)
+            emit("Aborted!", err=True)
             code = ExitCode.INTERRUPTED
         except GitopsRayError as err:
-            click.echo(f"error: {err.message}", err=True)
+            emit(f"error: {err.message}", err=True)
             code = err.exit_code
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            emit("interrupted", err=True)
             code = ExitCode.INTERRUPTED
         sys.exit(int(code))
 

@@ -10,6 +10,7 @@ from gitops_ray.cli.common import (
     EXIT_CODES_HELP,
     Progress,
     cluster_options,
+    emit,
     env_option,
     output_option,
     record_option,
@@ -45,11 +46,11 @@ def plan(env_name: str, repo: str | None, ref: str | None, worktree: bool, kubec
                            allow_replace_running=allow_replace_running, record_dir=record_dir,
                            progress=progress, request_timeout=request_timeout)
     for warning in result.warnings:
-        click.echo(f"warning: {warning.location()}: {warning.message}", err=True)
+        emit(f"warning: {warning.location()}: {warning.message}", err=True)
     if output == "json":
-        click.echo(render.dumps(render.plan_json(result.plan)))
+        emit(render.dumps(render.plan_json(result.plan)))
     elif output == "markdown":
-        click.echo(render.plan_markdown(result.plan))
+        emit(render.plan_markdown(result.plan))
     else:
-        click.echo(render.plan_text(result.plan, style=styler(use_colour()), show_noop=show_unchanged))
+        emit(render.plan_text(result.plan, style=styler(use_colour()), show_noop=show_unchanged))
     sys.exit(ExitCode.OK if result.plan.in_sync else ExitCode.CHANGES)

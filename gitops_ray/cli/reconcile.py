@@ -10,6 +10,7 @@ from gitops_ray.cli.common import (
     EXIT_CODES_HELP,
     Progress,
     cluster_options,
+    emit,
     env_option,
     output_option,
     record_option,
@@ -47,18 +48,18 @@ def reconcile(env_name: str, repo: str | None, ref: str | None, worktree: bool, 
                      request_timeout=request_timeout)
     healed = result.applied is not None and result.ok
     if output == "json":
-        click.echo(render.dumps({"drift": result.drift, "healed": healed,
+        emit(render.dumps({"drift": result.drift, "healed": healed,
                                  "plan": render.plan_json(result.plan),
                                  "apply": render.apply_json(result.applied) if result.applied else None}))
     elif output == "markdown":
-        click.echo(render.reconcile_markdown(result.plan, result.applied))
+        emit(render.reconcile_markdown(result.plan, result.applied))
     else:
         style = styler(use_colour())
-        click.echo(render.plan_text(result.plan, style=style))
+        emit(render.plan_text(result.plan, style=style))
         if result.applied is not None:
-            click.echo(render.apply_text(result.applied, style=style))
+            emit(render.apply_text(result.applied, style=style))
         elif result.drift:
-            click.echo("drift left in place: sync.selfHeal is false for this environment")
+            emit("drift left in place: sync.selfHeal is false for this environment")
     if not result.ok:
         sys.exit(ExitCode.FAILED)
     sys.exit(ExitCode.CHANGES if result.drift and result.applied is None else ExitCode.OK)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gitops_ray.cli.common import EXIT_CODES_HELP, env_option, output_option, source_options, styler, use_colour
+from gitops_ray.cli.common import EXIT_CODES_HELP, emit, env_option, output_option, source_options, styler, use_colour
 from gitops_ray.environment import ENVIRONMENT_FILE, ENVIRONMENTS_DIR
 from gitops_ray.errors import ExitCode, SourceError, UsageError
 
@@ -49,9 +49,9 @@ def validate(paths: tuple[str, ...], env_name: str | None, repo: str | None, ref
     from gitops_ray.cli import report as reports
 
     if output == "text":
-        click.echo(reports.render_text(report, styler(use_colour())))
+        emit(reports.render_text(report, styler(use_colour())))
     else:
-        click.echo(reports.RENDERERS[output](report))
+        emit(reports.RENDERERS[output](report))
     sys.exit(ExitCode.OK if report.valid else ExitCode.FAILED)
 
 

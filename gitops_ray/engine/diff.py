@@ -15,7 +15,8 @@ The comparison is deliberately narrow, like Flux's and Argo CD's normalisers:
   `managedFields`).
 * A cheap projection-and-`==` decides in-sync objects; only changed objects go
   through deepdiff for the field-level explanation.
-* Secret values and container env values never leave this module unmasked.
+* Secret values, container env values and credentials inside URLs never leave
+  this module unmasked (trust.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from gitops_ray.changes import FieldChange
 from gitops_ray.quantity import quantity_equal
+from gitops_ray.trust import is_secret_field, mask_url_credentials, mask_urls
 
 MASK = "(hidden)"
 OWN_ANNOTATION_PREFIX = "gitops-ray.io/"
@@ -225,31 +227,25 @@ def mask_for(kind: str) -> Sequence[tuple[str, ...]]:
     return ()
 
 
-_ENV_VALUE = re.compile(r"(^|/)(env/\d+/value|gcsFaultToleranceOptions/redisPassword/value"
-                        r"|rayStartParams/redis-password)$")
 _RUNTIME_ENV = re.compile(r"(^|/)(runtimeEnvYAML|serveConfigV2)$")
 
 
 def is_masked(kind: str, path: Sequence[str | int]) -> bool:
-    text = pointer(path)
-    if kind == "Secret" and (text.startswith("/data/") or text.startswith("/stringData/")
-                             or text in ("/data", "/stringData")):
-        return True
-    return bool(_ENV_VALUE.search(text))
+    return is_secret_field(kind, pointer(path))
 
 
 def mask_value(kind: str, path: Sequence[str | int], value: Any) -> Any:
+    """What a diff may show of `value`: secret fields hidden, runtime-env `env_vars` hidden,
+    and credentials inside URLs (`https://user:token@host`) hidden wherever they are."""
     if value is None:
         return None
     if is_masked(kind, path):
         return MASK
     if isinstance(value, str) and _RUNTIME_ENV.search(pointer(path)):
-        return _mask_runtime_env(value)
-    if kind == "Secret" and isinstance(value, dict) and pointer(path) in ("", "/data", "/stringData"):
-        return _mask_tree(value, kind, path)
+        return mask_url_credentials(_mask_runtime_env(value))
     if isinstance(value, dict | list):
-        return _mask_tree(value, kind, path)
-    return value
+        return mask_urls(_mask_tree(value, kind, path))
+    return mask_urls(value)
 
 
 def _mask_tree(value: Any, kind: str, path: Sequence[str | int]) -> Any:

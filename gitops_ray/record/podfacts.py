@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from gitops_ray.quantity import parse_quantity
+from gitops_ray.trust import mask_urls
 
 TPU_KEY = "google.com/tpu"
 RAY_CONTAINER = 0  # KubeRay treats the first container of a Ray pod as the Ray container
@@ -357,7 +358,8 @@ def _load_yaml(text: Any) -> tuple[Any, bool]:
 
 def runtime_env(body: Mapping[str, Any]) -> dict[str, Any]:
     """runtimeEnvYAML (RayJob) and serveConfigV2 runtime_env (RayService): digest, remote URIs
-    (working_dir, py_modules, pip/uv URLs, images), packages, env var names (never values)."""
+    (working_dir, py_modules, pip/uv URLs, images; credentials in them masked), packages,
+    env var names (never values)."""
     out: dict[str, Any] = {}
     kind = body.get("kind")
     if kind in ("RayJob", "RayCronJob"):
@@ -383,7 +385,8 @@ def runtime_env(body: Mapping[str, Any]) -> dict[str, Any]:
             if not ok:
                 serve["parseError"] = True
             out["serveConfigV2"] = serve
-    return out
+    masked: dict[str, Any] = mask_urls(out)  # working_dir, py_modules, pip/uv indexes: no credentials shown
+    return masked
 
 
 def remote_code(body: Mapping[str, Any]) -> list[str]:

@@ -4,8 +4,10 @@ Defence in depth: diffs arrive masked (diff.py) and facts never read values
 (facts.py), but an API error message can quote a rejected value, and a RayJob's
 status message can echo its environment. The recorder learns the values from
 the plan's objects and scrubs every string it writes: Secret values (as given
-and base64-decoded) and GCS Redis passwords everywhere, container env values
-(long enough not to collide with ordinary words) in free text.
+and base64-decoded), GCS Redis passwords and the credentials of URLs
+(`https://user:token@host`, in any string of a manifest) everywhere, container
+env values (long enough not to collide with ordinary words) in free text; and
+every string written has URL credentials masked whether learned or not.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from gitops_ray.record.entries import canonical_json, sha256_hex
 from gitops_ray.record.podfacts import walk as _walk
+from gitops_ray.trust import mask_url_credentials, mask_urls, url_credentials
 
 HIDDEN = "(hidden)"
 MAX_VALUE_BYTES = 16_384
@@ -41,6 +44,12 @@ class Redactor:
             for value in (body.get("stringData") or {}).values():
                 self._secret(str(value))
         for key, value, _ in _walk(body):
+            if isinstance(value, str):
+                self._urls(value)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, str):
+                        self._urls(item)
             if key == "env" and isinstance(value, list):
                 self._env(str(e["value"]) for e in value if isinstance(e, Mapping) and e.get("value") is not None)
             elif key == "redisPassword" and isinstance(value, Mapping) and value.get("value"):
@@ -49,6 +58,10 @@ class Redactor:
                 self._secret(value)
             elif key in ("runtimeEnvYAML", "serveConfigV2") and isinstance(value, str):
                 self._env(_runtime_env_values(value))
+
+    def _urls(self, text: str) -> None:
+        for credential in url_credentials(text):
+            self._secret(credential)
 
     def _env(self, values: Iterable[str]) -> None:
         self.env_values.update(v for v in values if len(v) >= 8)
@@ -59,9 +72,9 @@ class Redactor:
 
     def scrub(self, value: Any, *, free_text: bool = False) -> Any:
         words = self.secrets | self.env_values if free_text else self.secrets
-        if not words:
-            return value
-        return _replace(value, sorted(words, key=len, reverse=True))
+        if words:
+            value = _replace(value, sorted(words, key=len, reverse=True))
+        return mask_urls(value)
 
 
 def _runtime_env_values(text: str) -> list[str]:
@@ -98,9 +111,9 @@ def mask_env_vars(text: str) -> str:
                 value[name] = HIDDEN
                 changed = True
     if not changed:
-        return text
+        return mask_url_credentials(text)
     dumped: str = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
-    return dumped
+    return mask_url_credentials(dumped)
 
 
 def _replace(value: Any, words: Sequence[str]) -> Any:
