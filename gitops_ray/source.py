@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gitops_ray.errors import ExitCode, SourceError
+from gitops_ray.trust import private_dir
 
 YAML_SUFFIXES = (".yaml", ".yml")
 LFS_POINTER_PREFIX = b"version https://git-lfs.github.com/spec/v1\n"
@@ -139,7 +140,7 @@ class Repository:
                 repo = git.Repo(target)
                 repo.git.fetch("--prune", "--tags", "--force", "origin", "+refs/heads/*:refs/heads/*")
             else:
-                target.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(target.parent, base=target.parent.parent)  # clones of private repositories
                 repo = git.Repo.clone_from(url, target, bare=True, multi_options=["--quiet"])
         except git.GitCommandError as err:
             lines = [ln.strip().removeprefix("stderr:").strip(" '") for ln in str(err.stderr or "").splitlines()]

@@ -16,8 +16,11 @@ stage applies the same way, so they live below all of them:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -141,3 +144,37 @@ def is_loopback_url(url: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_unspecified
+
+
+# --------------------------------------------------------------------------- private files
+
+
+def private_dir(path: Path, *, base: Path) -> Path:
+    """`path` and every directory from `base` down to it, created 0700 (and made 0700 if an
+    older version left them open): caches hold manifests and live objects."""
+    path.mkdir(parents=True, exist_ok=True)
+    current = path
+    chain = [path]
+    while current != base and base in current.parents:
+        current = current.parent
+        chain.append(current)
+    for directory in chain:
+        info = directory.stat()
+        if stat.S_IMODE(info.st_mode) != 0o700 and info.st_uid == os.getuid():
+            directory.chmod(0o700)
+    return path
+
+
+def private_write(path: Path, data: bytes) -> None:
+    """Write atomically into a file only its owner can read (0600, whatever the umask)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

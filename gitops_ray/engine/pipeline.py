@@ -22,6 +22,7 @@ from gitops_ray.findings import Finding, Severity
 from gitops_ray.manifests import LoadResult, Manifest, Origin, SourceFile, find_duplicates, load_bytes
 from gitops_ray.refs import ObjectRef
 from gitops_ray.source import NotAFile, Snapshot, open_snapshot
+from gitops_ray.trust import private_dir, private_write
 
 CACHE_VERSION = "2"
 
@@ -115,6 +116,12 @@ def _validation_context(environment: Environment, version: str) -> str:
     return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()
 
 
+def _cache_base(directory: Path) -> Path:
+    """The `gitops-ray` directory of the user's cache (made private along with its children);
+    a cache directory given explicitly is its own base."""
+    return directory.parent if directory.parent.name == "gitops-ray" else directory
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "gitops-ray" / "manifests"
@@ -142,17 +149,19 @@ def _load_cached(
 
 
 def _store(entry: Path, loaded: LoadResult, *, validated: bool, warnings: Sequence[Finding]) -> None:
+    """Cache a parsed file, privately (0600 in 0700 directories). A file holding a Secret is
+    never cached: its data would sit on disk in the clear (docs/security.md)."""
+    if any(m.ref.kind == "Secret" and not m.ref.group for m in loaded.manifests):
+        return
     records = [{"body": m.body, "doc": m.origin.document, "line": m.origin.line, "column": m.origin.column,
                 "span": list(m.doc_span), "item": list(m.item_path),
                 "ref": [m.ref.group, m.ref.kind, m.ref.namespace, m.ref.name], "apiVersion": m.api_version}
                for m in loaded.manifests]
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        private_dir(entry.parent, base=_cache_base(entry.parent.parent))
         data = {"documents": loaded.documents, "validated": validated, "manifests": records,
                 "warnings": [f.to_json() for f in warnings]}
-        tmp.write_text(json.dumps(data, separators=(",", ":")))
-        os.replace(tmp, entry)
+        private_write(entry, json.dumps(data, separators=(",", ":")).encode())
     except OSError:
         pass  # a read-only cache is only slower
 
@@ -207,9 +216,7 @@ def save_verified(environment: Environment, server: str, marks: dict[str, tuple[
                   cache: Path | None = None) -> None:
     path = _verified_file(environment, server, cache)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(marks, separators=(",", ":")))
-        os.replace(tmp, path)
+        private_dir(path.parent, base=_cache_base(path.parent))
+        private_write(path, json.dumps(marks, separators=(",", ":")).encode())
     except OSError:
         pass  # only slower next time
