@@ -102,6 +102,20 @@ class IgnoreRule:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClusterScopedRule:
+    """`spec.clusterScoped[]`: cluster-scoped objects this environment may own (PriorityClass,
+    ClusterRole, CRDs, Namespaces beyond its own): a kind, optionally a group and names."""
+
+    kind: str
+    group: str | None = None
+    names: tuple[str, ...] | None = None
+
+    def allows(self, group: str, kind: str, name: str) -> bool:
+        return (self.kind == kind and (self.group is None or self.group == group)
+                and (self.names is None or name in self.names))
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordOptions:
     dir: str | None = None
     anchor_configmap: bool = True
@@ -121,9 +135,17 @@ class Environment:
     operator: OperatorConfig = field(default_factory=OperatorConfig)
     ignore: tuple[IgnoreRule, ...] = ()
     record: RecordOptions = field(default_factory=RecordOptions)
+    cluster_scoped: tuple[ClusterScopedRule, ...] = ()
 
     def allows_namespace(self, namespace: str) -> bool:
         return namespace in self.namespaces
+
+    def allows_cluster_scoped(self, group: str, kind: str, name: str) -> bool:
+        """A cluster-scoped object is this environment's only if it says so: its own Namespaces,
+        or a `clusterScoped` entry (docs/security.md: one environment, one set of objects)."""
+        if group == "" and kind == "Namespace" and name in self.namespaces:
+            return True
+        return any(rule.allows(group, kind, name) for rule in self.cluster_scoped)
 
 
 # --------------------------------------------------------------------------- loading
@@ -346,6 +368,11 @@ def _build(path: str, doc: dict[str, Any], snapshot: Snapshot | None = None) -> 
                        name=r.get("name"), namespace=r.get("namespace"))
             for r in spec.get("ignore", [])
         ),
+        cluster_scoped=tuple(
+            ClusterScopedRule(kind=r["kind"], group=r.get("group"),
+                              names=tuple(r["names"]) if "names" in r else None)
+            for r in spec.get("clusterScoped", [])
+        ),
         record=RecordOptions(
             dir=record.get("dir"),
             anchor_configmap=record.get("anchorConfigMap", True),
@@ -391,6 +418,7 @@ def resolve_state_dir(target: ClusterTarget, base: Path | None = None) -> Path:
 
 
 __all__ = [
+    "ClusterScopedRule",
     "ClusterTarget",
     "Environment",
     "IgnoreRule",

@@ -38,6 +38,26 @@ def dns1123_label(value: str) -> str | None:
     return None
 
 
+def dns1123_subdomain(value: str) -> str | None:
+    """IsDNS1123Subdomain: the default rule for object names (apimachinery NameIsDNSSubdomain)."""
+    if len(value) > 253:
+        return "must be no more than 253 characters"
+    if not _DNS1123_SUBDOMAIN.match(value):
+        return ("must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an "
+                "alphanumeric character")
+    return None
+
+
+def path_segment_name(value: str) -> str | None:
+    """apimachinery path.IsValidPathSegmentName: RBAC object names (they may hold ':' and capitals)."""
+    if value in (".", ".."):
+        return f"may not be {value!r}"
+    for char in "/%":
+        if char in value:
+            return f"may not contain {char!r}"
+    return None
+
+
 def qualified_name(value: str) -> str | None:
     """IsQualifiedName: an optional DNS-1123 subdomain prefix and `/`, then a name of at most 63 characters."""
     prefix, slash, name = value.rpartition("/")

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitops_ray.checks import kuberay_rules, policy
+from gitops_ray.checks import kuberay_rules, names, policy
 from gitops_ray.checks.crdschema import prune_nulls
 from gitops_ray.checks.schemas import SchemaEntry, SchemaSet, load_schema, schema_set
 from gitops_ray.findings import Finding, FindingsVerdict, Severity
@@ -38,7 +38,7 @@ from gitops_ray.refs import ObjectRef
 from gitops_ray.trust import holds_secret, mask_url_credentials
 
 if TYPE_CHECKING:
-    from gitops_ray.environment import Environment, OperatorConfig
+    from gitops_ray.environment import ClusterScopedRule, Environment, OperatorConfig
 
 POOL_MIN_BYTES = 1 << 20
 """Below this much YAML a process pool costs more (fork, IPC) than it saves."""
@@ -60,6 +60,7 @@ class ValidateOptions:
     kuberay_version: str
     ignore_missing_schemas: bool = False
     namespaces: tuple[str, ...] | None = None  # the environment's; None: no namespace policy
+    cluster_scoped: tuple[ClusterScopedRule, ...] = ()  # the environment's clusterScoped allow-list
     operator: OperatorConfig | None = None
     default_namespace: str = ""
     stage: str = "all"  # "parse", "schema" or "all": how far to go (benchmarks measure each stage)
@@ -71,7 +72,8 @@ class ValidateOptions:
             return cls(kuberay_version=kuberay_version, **kwargs)
         default_ns = environment.namespaces[0] if len(environment.namespaces) == 1 else ""
         return cls(kuberay_version=kuberay_version, namespaces=tuple(environment.namespaces),
-                   operator=environment.operator, default_namespace=default_ns, **kwargs)
+                   cluster_scoped=environment.cluster_scoped, operator=environment.operator,
+                   default_namespace=default_ns, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +141,9 @@ class Checker:
             for hit in kuberay_rules.check(manifest.kind, valid_body, kuberay_version=self.schemas.kuberay_version,
                                            operator=self.options.operator):
                 findings.append(_finding(manifest, hit.path, hit.rule, hit.message, hit.severity))
+        findings += names.check_names(manifest)
         if self.options.namespaces is not None:
-            problem = policy.check_namespace(manifest, self.options.namespaces)
+            problem = policy.check_namespace(manifest, self.options.namespaces, self.options.cluster_scoped)
             if problem is not None:
                 findings.append(problem)
         return findings, had_schema

@@ -102,7 +102,8 @@ def _list(
     try:
         if not kinds.is_namespaced(group, kind):
             items = cluster.list_objects(api_version, kind, label_selector=selector)
-            return [i for i in items if kind != "Namespace" or i["metadata"]["name"] in env.namespaces]
+            return [i for i in items if kind != "Namespace" or env.allows_cluster_scoped(group, kind,
+                                                                                         i["metadata"]["name"])]
         if len(env.namespaces) <= PER_NAMESPACE_LIMIT:
             out: list[dict[str, Any]] = []
             for namespace in env.namespaces:

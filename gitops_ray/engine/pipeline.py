@@ -111,6 +111,7 @@ def load_desired(
 def _validation_context(environment: Environment, version: str) -> str:
     """What a validation verdict depends on besides the file: schema version and policy."""
     policy = {"version": version, "namespaces": environment.namespaces,
+              "clusterScoped": [[r.group, r.kind, list(r.names or ())] for r in environment.cluster_scoped],
               "gates": dict(environment.operator.feature_gates or {}), "env": dict(environment.operator.env or {}),
               "gitops_ray": __version__}
     return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()

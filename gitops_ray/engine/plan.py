@@ -151,6 +151,12 @@ def _change_for(
                       reason="being deleted (waiting for finalizers); it is re-created by a later run")
     adopting = ref not in live.owned
     meta = current.get("metadata") or {}
+    owner = str((meta.get("labels") or {}).get(ENVIRONMENT_LABEL) or "")
+    if adopting and owner and owner != env.name:
+        return Change(**base, action=Action.BLOCKED, strategy="none",
+                      reason=(f"owned by environment {owner!r} ({ENVIRONMENT_LABEL}={owner}); environment "
+                              f"{env.name!r} declares it too: one environment never takes over another's object "
+                              "(remove it from one of them, or move it with a commit to both)"))
     if not adopting and options.verified.get(str(meta.get("uid"))) == (str(meta.get("resourceVersion")), digest):
         return Change(**base, action=Action.NOOP, reason=IN_SYNC, strategy="none")
     ignore = _ignore_patterns(desired, env)
