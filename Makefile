@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO_STATE ?= .demo
 
-.PHONY: demo test test-unit test-integration bench lint venv system-deps clean
+.PHONY: demo test test-unit test-integration test-real real-cluster-build bench lint venv system-deps clean
 
 venv: $(STAMP)
 
@@ -25,8 +25,10 @@ system-deps:
 	  || echo "warning: kubectl could not be installed; kubectl tests will fail"
 
 # pytest exit code 5 means "no tests collected": that must never pass silently.
+# tests/real (the real control plane) is part of it: skipped with one line when Go is absent,
+# a failure instead when GITOPS_RAY_REQUIRE_REAL=1 (as .ci/run sets).
 test: venv system-deps
-	@$(PY) -m pytest -q tests; rc=$$?; \
+	@$(PY) -m pytest -q --durations=15 tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 test-unit: venv
@@ -34,6 +36,14 @@ test-unit: venv
 
 test-integration: venv system-deps
 	$(PY) -m pytest -q tests/integration
+
+test-real: venv system-deps
+	$(PY) -m pytest -q --durations=0 tests/real
+
+# etcd, kube-apiserver, controller-manager, scheduler, kwok and the KubeRay operator from tools/kube/,
+# into ~/.cache/gitops-ray/kube/ (the first build takes many minutes; later ones are cached).
+real-cluster-build: venv
+	$(PY) -m gitops_ray.devcluster build
 
 lint: venv
 	$(PY) -m ruff check gitops_ray tests benchmarks
