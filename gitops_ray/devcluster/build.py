@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -232,7 +231,7 @@ def _build(module: GoModule, go: str, log: Log) -> Path:
         log(f"dev-cluster: the first build downloads modules and compiles for minutes; log: {logfile}")
         started = time.monotonic()
         with logfile.open("w") as out:
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 [*cmd, *module.packages],
                 cwd=module.directory,
                 env=_go_env(),
@@ -240,8 +239,10 @@ def _build(module: GoModule, go: str, log: Log) -> Path:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 preexec_fn=child_setup(os.getpid(), nice=10),
-                check=False,
             )
+            # wait4: this build's own peak memory (its largest compiler or linker), which run() cannot tell
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - started
         if proc.returncode != 0:
             tail = "\n".join(logfile.read_text(errors="replace").splitlines()[-15:])
@@ -255,8 +256,7 @@ def _build(module: GoModule, go: str, log: Log) -> Path:
             "directory": str(module.directory),
             "go": go,
             "seconds": round(seconds, 1),
-            # the largest RSS of any process waited for so far (the compiler or linker of this build, in practice)
-            "peakRssMiB": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+            "peakRssMiB": round(usage.ru_maxrss / 1024),
             "packages": list(module.packages),
         }
         (target / "build.json").write_text(json.dumps(record, indent=1) + "\n")

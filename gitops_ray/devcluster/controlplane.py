@@ -38,7 +38,8 @@ from gitops_ray.devcluster.process import Child, pid_alive, rss_mib, start, stop
 DEFAULT_TOKEN_USERS: Mapping[str, tuple[str, ...]] = {"nobody": (), "alice": (), "bob": ()}
 # What kube-controller-manager runs: GC (owned pods/services go with their RayCluster), namespace
 # termination, Jobs (RayJob's submitter) and their TTL, default ServiceAccounts and the per-namespace
-# root CA, Deployments/ReplicaSets, Endpoints/EndpointSlices. No node lifecycle (kwok owns the nodes).
+# root CA, the aggregated ClusterRoles, Deployments/ReplicaSets, Endpoints/EndpointSlices. No node
+# lifecycle: kwok owns the nodes.
 CONTROLLERS = (
     "garbage-collector-controller",
     "namespace-controller",
@@ -48,11 +49,22 @@ CONTROLLERS = (
     "serviceaccount-controller",
     "serviceaccount-token-controller",
     "root-ca-certificate-publisher-controller",
+    "clusterrole-aggregation-controller",  # fills view/edit/admin, which least-privilege tests bind
     "deployment-controller",
     "replicaset-controller",
     "endpoints-controller",
     "endpointslice-controller",
 )
+# Each fake node's capacity: room for many Ray clusters, GPU and TPU workers included (kwok would give
+# cpu 1k, memory 1Ti, pods 1M, but no accelerators, and a GPU worker would stay Pending).
+NODE_CAPACITY: Mapping[str, str] = {
+    "cpu": "1000",
+    "memory": "4Ti",
+    "pods": "1000",
+    "ephemeral-storage": "10Ti",
+    "nvidia.com/gpu": "64",
+    "google.com/tpu": "64",
+}
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.1/16"  # kwok's pod IPs; must not overlap SERVICE_CIDR
 TEMP_PREFIX = "gitops-ray-kube-"
@@ -68,6 +80,7 @@ class ControlPlaneOptions:
     operator: bool = True
     feature_gates: Mapping[str, bool] = field(default_factory=dict)  # the operator's --feature-gates
     nodes: int = 1
+    node_capacity: Mapping[str, str] = field(default_factory=lambda: dict(NODE_CAPACITY))
     token_users: Mapping[str, Sequence[str]] = field(default_factory=lambda: dict(DEFAULT_TOKEN_USERS))
     workdir: Path | None = None  # None: a fresh temporary directory, removed on stop
     keep_workdir: bool = False
@@ -434,6 +447,11 @@ class ControlPlane:
                             "type": "kwok",
                         },
                         "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                    },
+                    # kept on create (as a kubelet's registration); kwok fills in conditions and addresses
+                    "status": {
+                        "capacity": dict(self.options.node_capacity),
+                        "allocatable": dict(self.options.node_capacity),
                     },
                 },
             )

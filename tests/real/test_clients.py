@@ -7,8 +7,6 @@ from typing import Any
 
 from gitops_ray.devcluster import ControlPlane, pins
 
-from .conftest import Kubectl
-
 RAYCLUSTER = {
     "apiVersion": "ray.io/v1",
     "kind": "RayCluster",
@@ -69,7 +67,7 @@ def test_python_client_crud_raycluster(k8s_client: Any, namespace: str) -> None:
     custom.delete_namespaced_custom_object(*args, "crud")
 
 
-def test_kubectl_get_and_server_side_apply(real_kubectl: Kubectl, namespace: str) -> None:
+def test_kubectl_get_and_server_side_apply(real_kubectl: Any, namespace: str) -> None:
     version = json.loads(real_kubectl("version", "-o", "json").stdout)
     assert version["serverVersion"]["gitVersion"] == pins()["kubernetes"]
     manifest = {
@@ -90,7 +88,9 @@ def test_kubectl_get_and_server_side_apply(real_kubectl: Kubectl, namespace: str
     )
     assert "configmap/cm serverside-applied" in out.stdout
     assert "raycluster.ray.io/ssa serverside-applied" in out.stdout
-    got = json.loads(real_kubectl("get", "raycluster", "ssa", "-n", namespace, "-o", "json").stdout)
+    got = json.loads(
+        real_kubectl("get", "raycluster", "ssa", "-n", namespace, "-o", "json", "--show-managed-fields").stdout
+    )
     managers = {entry["manager"] for entry in got["metadata"]["managedFields"]}
     assert "gitops-ray-test" in managers
     names = real_kubectl("get", "configmaps", "-n", namespace, "-o", "name").stdout.split()
