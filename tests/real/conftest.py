@@ -58,15 +58,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.stash[_PROBLEM] = f"real control plane: {err} (install Go 1.26, or `make real-cluster-build`)"
     except DevClusterError as err:
         config.stash[_PROBLEM] = f"real control plane: build failed: {err}"
+    if _PROBLEM in config.stash and not REQUIRE:
+        reason = config.stash[_PROBLEM].splitlines()[0]
+        for item in real:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Report every skip of the tier at this file, so `-ra` folds them into one line."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    problem = item.config.stash.get(_PROBLEM, None)
+    if report.skipped and problem is not None and isinstance(report.longrepr, tuple):
+        report.longrepr = (__file__, None, report.longrepr[2])  # type: ignore[assignment]
 
 
 @pytest.fixture(scope="session")
 def real_binaries(pytestconfig: pytest.Config) -> Binaries:
     problem = pytestconfig.stash.get(_PROBLEM, None)
     if problem is not None:
-        if REQUIRE:
-            pytest.fail(f"{problem} [GITOPS_RAY_REQUIRE_REAL=1]", pytrace=False)
-        pytest.skip(problem.splitlines()[0])
+        pytest.fail(f"{problem} [GITOPS_RAY_REQUIRE_REAL=1]", pytrace=False)  # else the tests were marked skip
     return pytestconfig.stash[_BINARIES]
 
 
