@@ -5,7 +5,7 @@ Every test here is marked `real`. The binaries are built (or found in the cache)
 test runs, so a first build does not count against a test's timeout. Without Go and without cached
 binaries the tier is skipped with one line; with GITOPS_RAY_REQUIRE_REAL=1 (CI) that, or a failed build,
 is a failure instead. `control_plane` is one control plane for the whole session; `namespace` is a
-fresh namespace per test.
+fresh namespace per test. GITOPS_RAY_REAL_KUBERAY=1.5.1 runs the tier with another pinned operator.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from gitops_ray.devcluster import (
 
 HERE = Path(__file__).resolve().parent
 REQUIRE = os.environ.get("GITOPS_RAY_REQUIRE_REAL") == "1"
+# The operator (and CRD) release the tier runs; default: the newest pinned under tools/kube/kuberay/.
+KUBERAY = os.environ.get("GITOPS_RAY_REAL_KUBERAY") or None
 _BINARIES = pytest.StashKey[Binaries]()
 _PROBLEM = pytest.StashKey[str]()
 
@@ -53,7 +55,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     capture = config.pluginmanager.getplugin("capturemanager")
     try:
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            config.stash[_BINARIES] = ensure_binaries()
+            config.stash[_BINARIES] = ensure_binaries(KUBERAY)
     except GoMissingError as err:
         config.stash[_PROBLEM] = f"real control plane: {err} (install Go 1.26, or `make real-cluster-build`)"
     except DevClusterError as err:

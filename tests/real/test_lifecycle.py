@@ -24,7 +24,7 @@ STARTER = textwrap.dedent(
     """
     import json, sys, time
     from gitops_ray.devcluster import ControlPlane, ControlPlaneOptions
-    cp = ControlPlane(ControlPlaneOptions(build=False))
+    cp = ControlPlane(ControlPlaneOptions(kuberay_version=sys.argv[1], build=False))
     cp.start()
     print(json.dumps({"pids": cp.pids(), "workdir": str(cp.workdir)}), flush=True)
     time.sleep(3600)
@@ -44,7 +44,12 @@ def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
 def test_sigkill_of_the_starting_process_leaves_no_component_running(real_binaries: Binaries, tmp_path: Path) -> None:
     log = tmp_path / "starter.log"
     with log.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-c", STARTER], stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", STARTER, real_binaries.kuberay_version],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
     try:
         line = _read_line(proc, timeout=240)
         if not line:
