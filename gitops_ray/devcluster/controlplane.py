@@ -133,7 +133,15 @@ class ControlPlane:
 
     def __init__(self, options: ControlPlaneOptions | None = None) -> None:
         self.options = options or ControlPlaneOptions()
-        self.kuberay_version = self.options.kuberay_version or default_kuberay_version()
+        given = self.options.binaries
+        if given is not None and self.options.kuberay_version not in (None, given.kuberay_version):
+            raise DevClusterError(
+                f"kuberay_version {self.options.kuberay_version} but the binaries are KubeRay {given.kuberay_version}"
+            )
+        # the operator's release decides the CRDs' (unless crd_dir says otherwise)
+        self.kuberay_version = (given.kuberay_version if given else None) or (
+            self.options.kuberay_version or default_kuberay_version()
+        )
         self.children: list[Child] = []
         self.timings: dict[str, float] = {}
         self.ports: dict[str, int] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from gitops_ray.devcluster import ControlPlane, pins
@@ -95,3 +96,10 @@ def test_kubectl_get_and_server_side_apply(real_kubectl: Any, namespace: str) ->
     assert "gitops-ray-test" in managers
     names = real_kubectl("get", "configmaps", "-n", namespace, "-o", "name").stdout.split()
     assert "configmap/cm" in names
+
+
+def test_installed_crds_are_the_operators_release(control_plane: ControlPlane) -> None:
+    crd_dir = Path(__file__).resolve().parents[2] / "schemas" / "kuberay" / control_plane.kuberay_version / "crds"
+    expected = {f"{p.name.split('_', 1)[1].removesuffix('.yaml.gz')}.ray.io" for p in crd_dir.glob("*.yaml.gz")}
+    listed = control_plane.api.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")["items"]
+    assert {crd["metadata"]["name"] for crd in listed if crd["spec"]["group"] == "ray.io"} == expected
