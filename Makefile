@@ -9,7 +9,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 DEMO_STATE ?= .demo
 PREFIX ?= $(HOME)/.local
 
-.PHONY: demo test test-unit test-integration bench lint install venv venv-dev system-deps clean
+.PHONY: demo test test-unit test-integration test-real real-cluster-build bench lint install venv venv-dev system-deps clean
 
 # What `gitops-ray` itself needs (the demo): the package and its runtime dependencies only.
 venv: $(RUN_STAMP)
@@ -36,8 +36,10 @@ system-deps:
 	@command -v kubectl >/dev/null || echo "note: kubectl not found; kubectl tests will be skipped (README, Prerequisites)"
 
 # pytest exit code 5 means "no tests collected": that must never pass silently.
+# tests/real (the real control plane) is part of it: skipped with one line when Go is absent,
+# a failure instead when GITOPS_RAY_REQUIRE_REAL=1 (as .ci/run sets).
 test: venv-dev system-deps
-	@$(PY) -m pytest -q tests; rc=$$?; \
+	@$(PY) -m pytest -q --durations=15 tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 test-unit: venv-dev
@@ -45,6 +47,14 @@ test-unit: venv-dev
 
 test-integration: venv-dev system-deps
 	$(PY) -m pytest -q tests/integration
+
+test-real: venv-dev system-deps
+	$(PY) -m pytest -q --durations=0 tests/real
+
+# etcd, kube-apiserver, controller-manager, scheduler, kwok and the KubeRay operator from tools/kube/,
+# into ~/.cache/gitops-ray/kube/ (the first build takes many minutes; later ones are cached).
+real-cluster-build: venv
+	$(PY) -m gitops_ray.devcluster build
 
 lint: venv-dev
 	$(PY) -m ruff check gitops_ray tests benchmarks
