@@ -1,8 +1,9 @@
-"""Environment policy: the namespace rule."""
+"""Environment policy: the namespace rule and the cluster-scoped allow-list."""
 
 from __future__ import annotations
 
 from gitops_ray.checks.policy import check_namespace
+from gitops_ray.environment import ClusterScopedRule
 from gitops_ray.manifests import Manifest, load_text
 
 
@@ -32,9 +33,12 @@ def test_namespace_objects_must_be_one_of_the_environment_namespaces() -> None:
     assert finding is not None and finding.path == "metadata.name"
 
 
-def test_cluster_scoped_kinds_are_not_namespace_checked() -> None:
+def test_cluster_scoped_kinds_need_the_environments_clusterscoped_list() -> None:
     pc = _manifest("apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: high\nvalue: 10\n")
-    assert check_namespace(pc, ("ray-dev",)) is None
+    finding = check_namespace(pc, ("ray-dev",))
+    assert finding is not None and (finding.rule, finding.path, finding.line) == ("policy:cluster-scoped", "kind", 2)
+    assert check_namespace(pc, ("ray-dev",), (ClusterScopedRule(kind="PriorityClass"),)) is None
+    assert check_namespace(pc, ("ray-dev",), (ClusterScopedRule(kind="PriorityClass", names=("low",)),)) is not None
 
 
 def test_a_missing_namespace_with_several_allowed_is_an_error() -> None:
