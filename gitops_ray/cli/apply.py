@@ -16,6 +16,9 @@ from gitops_ray.errors import GitopsRayError
 @source_options
 @cluster_options
 @click.option("--kuberay-version", default=None, metavar="X.Y.Z", help="KubeRay schema version to validate with.")
+@click.option("--kubernetes-version", default=None, metavar="X.Y",
+              help="Kubernetes version of the built-in kinds' schemas (default: the environment's "
+                   "kubernetesVersion, else the newest bundled).")
 @click.option("--dry-run", is_flag=True, help="Send every write as a server dry-run; change nothing.")
 @click.option("--allow-replace-running", is_flag=True, help="Replace RayJobs even while they run (kills them).")
 @click.option("--wait-jobs", "wait", flag_value="jobs", help="Wait until RayJobs finish (Complete or Failed).")
@@ -24,8 +27,9 @@ from gitops_ray.errors import GitopsRayError
 @click.option("--record-dir", default=None, metavar="DIR", help="Where the record lives (default from environment).")
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def apply(env_name: str, repo: str | None, ref: str | None, worktree: bool, kubeconfig: str | None,
-          context: str | None, kuberay_version: str | None, dry_run: bool, allow_replace_running: bool,
-          wait: str | None, timeout: str | None, record_dir: str | None, output: str) -> None:
+          context: str | None, kuberay_version: str | None, kubernetes_version: str | None, dry_run: bool,
+          allow_replace_running: bool, wait: str | None, timeout: str | None, record_dir: str | None,
+          output: str) -> None:
     """Apply the commit to the environment's cluster: waves in order, health-gated.
 
     \b
@@ -41,7 +45,8 @@ def apply(env_name: str, repo: str | None, ref: str | None, worktree: bool, kube
     try:
         result = run_apply(
             env=env_name, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
-            kuberay_version=kuberay_version, dry_run=dry_run, allow_replace_running=allow_replace_running,
+            kuberay_version=kuberay_version, kubernetes_version=kubernetes_version,
+            dry_run=dry_run, allow_replace_running=allow_replace_running,
             wait=wait or "health", timeout_s=parse_duration(timeout) if timeout else None,
             record_dir=record_dir, progress=progress,
         )

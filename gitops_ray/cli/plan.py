@@ -15,13 +15,16 @@ from gitops_ray.errors import GitopsRayError
 @source_options
 @cluster_options
 @click.option("--kuberay-version", default=None, metavar="X.Y.Z", help="KubeRay schema version to validate with.")
+@click.option("--kubernetes-version", default=None, metavar="X.Y",
+              help="Kubernetes version of the built-in kinds' schemas (default: the environment's "
+                   "kubernetesVersion, else the newest bundled).")
 @click.option("--allow-replace-running", is_flag=True, help="Plan replacing RayJobs that are still running.")
 @click.option("--show-unchanged", is_flag=True, help="List in-sync objects too.")
 @click.option("--record-dir", default=None, metavar="DIR", help="Where the record lives (default from environment).")
 @click.option("-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 def plan(env_name: str, repo: str | None, ref: str | None, worktree: bool, kubeconfig: str | None,
-         context: str | None, kuberay_version: str | None, allow_replace_running: bool, show_unchanged: bool,
-         record_dir: str | None, output: str) -> None:
+         context: str | None, kuberay_version: str | None, kubernetes_version: str | None, allow_replace_running: bool,
+         show_unchanged: bool, record_dir: str | None, output: str) -> None:
     """Show what applying the commit would change (create, update, replace, delete, blocked).
 
     \b
@@ -36,7 +39,7 @@ def plan(env_name: str, repo: str | None, ref: str | None, worktree: bool, kubec
     progress = Progress(enabled=output == "text")
     try:
         result = make_plan(env=env_name, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig,
-                           context=context, kuberay_version=kuberay_version,
+                           context=context, kuberay_version=kuberay_version, kubernetes_version=kubernetes_version,
                            allow_replace_running=allow_replace_running, record_dir=record_dir,
                            progress=progress)
     except GitopsRayError as err:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 @source_options
 @click.option("--kuberay-version", default=None, metavar="X.Y.Z",
               help="KubeRay schemas to validate with (default: the environment's kuberayVersion, else the newest).")
+@click.option("--kubernetes-version", default=None, metavar="X.Y",
+              help="Kubernetes version of the built-in kinds' schemas (default: the environment's "
+                   "kubernetesVersion, else the newest bundled).")
 @click.option("--ignore-missing-schemas", is_flag=True, help="Skip documents of kinds without a schema.")
 @click.option("-o", "--output", type=click.Choice(["text", "json", "junit", "github"]), default="text",
               show_default=True, help="text for people, json for programs, junit / github for CI.")
@@ -34,7 +37,8 @@ if TYPE_CHECKING:
 @click.option("--stage", type=click.Choice(["parse", "schema", "all"]), default="all", hidden=True,
               help="Stop after this stage (for benchmarks).")
 def validate(paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: str | None, worktree: bool,
-             kuberay_version: str | None, ignore_missing_schemas: bool, output: str, jobs: int, stage: str) -> None:
+             kuberay_version: str | None, kubernetes_version: str | None, ignore_missing_schemas: bool, output: str,
+             jobs: int, stage: str) -> None:
     """Validate manifests: YAML, KubeRay and Kubernetes schemas, the KubeRay operator's own rules,
     and the environment's policy. PATHs are files or directories (recursed for *.yaml, *.yml).
 
@@ -50,7 +54,7 @@ def validate(paths: tuple[str, ...], env_name: str | None, repo: str | None, ref
     try:
         report = run(paths=paths, env_name=env_name, repo=repo, ref=ref, worktree=worktree,
                      kuberay_version=kuberay_version, ignore_missing_schemas=ignore_missing_schemas,
-                     jobs=jobs, stage=stage)
+                     jobs=jobs, stage=stage, kubernetes_version=kubernetes_version)
     except GitopsRayError as err:
         click.echo(f"error: {err.message}", err=True)
         sys.exit(2)
@@ -70,7 +74,8 @@ def _in_git_repository(path: Path) -> bool:
 
 
 def run(*, paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: str | None, worktree: bool,
-        kuberay_version: str | None, ignore_missing_schemas: bool, jobs: int = 0, stage: str = "all") -> Report:
+        kuberay_version: str | None, ignore_missing_schemas: bool, jobs: int = 0, stage: str = "all",
+        kubernetes_version: str | None = None) -> Report:
     """Read, validate and summarise; the command only renders. GitopsRayError for usage problems."""
     from gitops_ray.checks import schemas
     from gitops_ray.checks.validate import SourceBlob, ValidateOptions, validate_blobs
@@ -116,13 +121,15 @@ def run(*, paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: 
         only = " (only environment files, which --env NAME checks)" if found else ""
         raise SourceError(f"no manifest files (*.yaml, *.yml) under {where} in {snapshot.description}{only}")
     version = schemas.select_version(kuberay_version or (environment.kuberay_version if environment else None))
+    k8s_version = schemas.select_kubernetes_version(
+        kubernetes_version or (environment.kubernetes_version if environment else None))
     show = _display(snapshot, plain)
     blobs = [SourceBlob(show(name), snapshot.read(name)) for name in names]
     options = ValidateOptions.for_environment(environment, version, ignore_missing_schemas=ignore_missing_schemas,
-                                              jobs=jobs, stage=stage)
+                                              jobs=jobs, stage=stage, kubernetes_version=k8s_version)
     result = validate_blobs(blobs, options)
     return Report(source=snapshot.description, kuberay_version=version,
-                  kubernetes_version=schemas.KUBERNETES_VERSION, files=[b.path for b in blobs],
+                  kubernetes_version=k8s_version, files=[b.path for b in blobs],
                   documents=result.documents, findings=result.findings, skipped=result.skipped,
                   environment=environment.name if environment else None)
 

@@ -120,13 +120,15 @@ def _session(
     kuberay_version: str | None,
     record_dir: str | None,
     anchored: bool,
+    kubernetes_version: str | None = None,
     say: Progress,
 ) -> Iterator[tuple[pipeline.Desired, Cluster, audit.RunRecorder, LiveState]]:
     """What every cluster verb starts with: the validated commit, a connection, the record
     for this run, and the live state."""
     snapshot, environment = pipeline.open_environment(env=env, repo=repo, ref=ref, worktree=worktree)
     say(f"validating {environment.name} from {snapshot.description}")
-    desired = pipeline.load_desired(snapshot, environment, kuberay_version=kuberay_version)
+    desired = pipeline.load_desired(snapshot, environment, kuberay_version=kuberay_version,
+                                    kubernetes_version=kubernetes_version)
     commit = snapshot.commit.sha if snapshot.commit else ""
     with open_cluster(environment.cluster, kubeconfig=kubeconfig, context=context,
                       kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit)) as cluster:
@@ -144,6 +146,7 @@ def make_plan(
     kubeconfig: str | None = None,
     context: str | None = None,
     kuberay_version: str | None = None,
+    kubernetes_version: str | None = None,
     allow_replace_running: bool = False,
     record_dir: str | None = None,
     record: bool = True,
@@ -153,7 +156,8 @@ def make_plan(
     statuses, disappearances, drift) but the cluster is only read."""
     say = progress or (lambda _m: None)
     with _session(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
-                  kuberay_version=kuberay_version, record_dir=record_dir, anchored=False, say=say) as session:
+                  kuberay_version=kuberay_version, record_dir=record_dir, anchored=False, say=say,
+                  kubernetes_version=kubernetes_version) as session:
         desired, cluster, recorder, live = session
         if record:
             recorder.observe(live.owned)
@@ -174,6 +178,7 @@ def run_apply(
     kubeconfig: str | None = None,
     context: str | None = None,
     kuberay_version: str | None = None,
+    kubernetes_version: str | None = None,
     dry_run: bool = False,
     allow_replace_running: bool = False,
     wait: str = "health",
@@ -184,7 +189,8 @@ def run_apply(
 ) -> ApplyResult:
     say = progress or (lambda _m: None)
     with _session(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
-                  kuberay_version=kuberay_version, record_dir=record_dir, anchored=not dry_run, say=say) as session:
+                  kuberay_version=kuberay_version, record_dir=record_dir, anchored=not dry_run, say=say,
+                  kubernetes_version=kubernetes_version) as session:
         desired, cluster, recorder, live = session
         environment = desired.environment
         if not dry_run:
