@@ -87,13 +87,14 @@ def list_(output: str) -> None:
             click.echo(f"    {api_version}: {', '.join(sorted(names))}")
     click.echo("Other custom resources:")
     for crd_set in data["customResources"]:
-        kinds = {}
-        for entry in crd_set["kinds"]:
-            kinds.setdefault(entry["kind"], []).append(entry["apiVersion"])
-        listed = ", ".join(f"{kind} {'/'.join(sorted(v))}" for kind, v in sorted(kinds.items()))
         name = f"{crd_set['project']} {crd_set['version']}".strip()
-        click.echo(f"  {name:22} {crd_set['origin']:9} {listed}")
-        click.echo(f"  {'':22} {'':9} from {crd_set['source']}")
+        click.echo(f"  {name} ({crd_set['origin']}, from {crd_set['source']}):")
+        by_version: dict[str, list[str]] = {}
+        for entry in crd_set["kinds"]:
+            by_version.setdefault(entry["apiVersion"], []).append(
+                entry["kind"] + (" (deprecated)" if entry["deprecated"] else ""))
+        for api_version, names in sorted(by_version.items()):
+            click.echo(f"    {api_version}: {', '.join(sorted(names))}")
     if not data["customResources"]:
         click.echo("  none")
     click.echo(f"Imported schemas are read from {data['userDirectory']} (GITOPS_RAY_SCHEMA_DIR).")

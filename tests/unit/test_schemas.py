@@ -82,7 +82,7 @@ def test_every_builtin_kind_of_three_kubernetes_minors_is_bundled() -> None:
     assert schemas.kubernetes_versions() == K8S_VERSIONS
     for version in K8S_VERSIONS:
         builtin = {(e.api_version, e.kind) for e in schemas.schema_set("1.5.1", version).entries() if e.builtin}
-        assert EVERYDAY_KINDS <= builtin, (version, EVERYDAY_KINDS - builtin)
+        assert builtin >= EVERYDAY_KINDS, (version, EVERYDAY_KINDS - builtin)
         assert len(builtin) > 90 and not any(kind.endswith("List") for _, kind in builtin)
     assert schemas.schema_set("1.5.1").kubernetes_version == K8S_VERSIONS[-1]
 
@@ -109,15 +109,22 @@ def test_bundled_schemas_are_valid_self_contained_json_schemas() -> None:
 
     entries = {(e.path, e.builtin): e for v in VERSIONS for e in schemas.schema_set(v).entries()}
     entries.update({(e.path, e.builtin): e for v in K8S_VERSIONS for e in schemas.schema_set("1.7.0", v).entries()})
+    seen: set[str] = set()
     for entry in entries.values():
         schema = schemas.entry_schema(entry)
+        text = json.dumps(schema, sort_keys=True)
+        if text in seen:  # most built-in kinds are the same in all three minors
+            continue
+        seen.add(text)
         assert jsonschema_rs.meta.is_valid(schema), entry
         assert all(ref.startswith("#/") for ref in _refs(schema)), entry
         jsonschema_rs.validator_for(schema)  # every pattern compiles
     # the validator of record agrees (it is slower: one CRD schema, the built-in and the other custom resources)
     for entry in schemas.schema_set(VERSIONS[-1]).entries():
-        if entry.origin != "bundled" or entry.kind.startswith("Ray") and entry.kind != "RayCluster":
+        if entry.origin != "bundled" or (entry.kind.startswith("Ray") and entry.kind != "RayCluster"):
             continue
+        if entry.builtin and entry.kind not in ("Deployment", "Service", "CronJob"):
+            continue  # they share their definitions, and jsonschema's meta-check is slow
         schema = schemas.entry_schema(entry)
         jsonschema.validators.validator_for(schema).check_schema(schema)
 
