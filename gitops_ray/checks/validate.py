@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitops_ray.checks import kuberay_rules, policy
+from gitops_ray.checks import k8s_values, kuberay_rules, policy
 from gitops_ray.checks.crdschema import prune_nulls
 from gitops_ray.checks.schemas import SchemaEntry, SchemaSet, entry_schema, schema_set
 from gitops_ray.findings import Finding, FindingsVerdict, Severity
@@ -138,6 +138,9 @@ class Checker:
         if valid_body is not None and manifest.ref.group == RAY_GROUP:
             for hit in kuberay_rules.check(manifest.kind, valid_body, kuberay_version=self.schemas.kuberay_version,
                                            operator=self.options.operator):
+                findings.append(_finding(manifest, hit.path, hit.rule, hit.message, hit.severity))
+        elif valid_body is not None:  # closed-set values the built-in schemas do not enumerate
+            for hit in k8s_values.check_builtin(manifest.ref.group, manifest.kind, valid_body):
                 findings.append(_finding(manifest, hit.path, hit.rule, hit.message, hit.severity))
         if self.options.namespaces is not None:
             problem = policy.check_namespace(manifest, self.options.namespaces)
