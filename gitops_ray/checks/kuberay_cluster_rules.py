@@ -289,7 +289,10 @@ def _gcs_backend(options: dict[str, Any], at: Path, head: _Group, ctx: Context) 
         if storage is not None:
             yield Hit((*at, "storage"), rule, "storage applies only to the rocksdb backend")
         return
-    yield from ctx.needs_gate("GCSFaultToleranceEmbeddedStorage", (*at, "backend"), "the rocksdb GCS backend")
+    gate_hits = list(ctx.needs_gate("GCSFaultToleranceEmbeddedStorage", (*at, "backend"), "the rocksdb GCS backend"))
+    yield from gate_hits
+    if gate_hits:  # the operator stops at the gate; its other checks apply once the gate is on
+        return
     for key in ("redisAddress", "redisUsername", "redisPassword", "externalStorageNamespace"):
         if options.get(key):
             yield Hit((*at, key), rule, f"{key} cannot be set with the rocksdb backend")
@@ -367,13 +370,16 @@ def _alpha_features(spec: dict[str, Any], at: Path, head: _Group, workers: list[
     history = spec.get("historyServerOptions")
     if isinstance(history, dict):
         where = (*at, "historyServerOptions")
-        yield from ctx.needs_gate("RayClusterHistoryServer", where, "historyServerOptions")
+        gate_hits = list(ctx.needs_gate("RayClusterHistoryServer", where, "historyServerOptions"))
+        yield from gate_hits
         collector = history.get("collectorOptions")
-        if not isinstance(collector, dict):
+        if gate_hits:  # the operator stops at the gate (validation.go v1.7.0); the rest needs it on
+            pass
+        elif not isinstance(collector, dict):
             yield Hit(where, "kuberay:history-server", "historyServerOptions.collectorOptions must be set")
         else:
             yield from _collector(collector, (*where, "collectorOptions"))
-        for group in (head, *workers):
+        for group in (head, *workers) if not gate_hits else ():
             for i, item in enumerate(group.containers):
                 if _d(item).get("name") == _COLLECTOR_CONTAINER:
                     yield Hit((*group.at, "template", "spec", "containers", i, "name"), "kuberay:history-server",
@@ -381,12 +387,15 @@ def _alpha_features(spec: dict[str, Any], at: Path, head: _Group, workers: list[
                               "history server collector the operator adds")
     policy = spec.get("networkPolicy")
     if isinstance(policy, dict):
-        yield from ctx.needs_gate("RayClusterNetworkPolicy", (*at, "networkPolicy"), "networkPolicy")
-        yield from _network_policy(policy, (*at, "networkPolicy"), workers)
+        gate_hits = list(ctx.needs_gate("RayClusterNetworkPolicy", (*at, "networkPolicy"), "networkPolicy"))
+        yield from gate_hits
+        if not gate_hits:
+            yield from _network_policy(policy, (*at, "networkPolicy"), workers)
     tls = spec.get("tlsOptions")
     if isinstance(tls, dict):
-        yield from ctx.needs_gate("RayClusterMTLS", (*at, "tlsOptions"), "tlsOptions")
-        if tls.get("enabled") is True:
+        gate_hits = list(ctx.needs_gate("RayClusterMTLS", (*at, "tlsOptions"), "tlsOptions"))
+        yield from gate_hits
+        if tls.get("enabled") is True and not gate_hits:
             yield from _tls(spec, at, (head, *workers))
 
 

@@ -235,8 +235,11 @@ def test_1_7_alpha_features_need_their_gates() -> None:
     spec = cluster_spec(networkPolicy={"mode": "DenyAllEgress", "head": {"ingressRules": [{}]},
                                        "workerGroups": [{"groupName": "missing"}]})
     found = {(h.rule, format_path(h.path), str(h.severity)) for h in hits(obj("RayCluster", spec))}
+    # undeclared gates: the warning says to declare them; the rules behind the gate need it on
+    assert found == {("kuberay:feature-gate", "spec.networkPolicy", "warning")}
+    found = {(h.rule, format_path(h.path), str(h.severity))
+             for h in hits(obj("RayCluster", spec), gates={"RayClusterNetworkPolicy": True})}
     assert found == {
-        ("kuberay:feature-gate", "spec.networkPolicy", "warning"),
         ("kuberay:network-policy", "spec.networkPolicy.head.ingressRules", "error"),
         ("kuberay:network-policy", "spec.networkPolicy.workerGroups[0].groupName", "error"),
     }
