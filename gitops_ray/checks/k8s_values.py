@@ -34,10 +34,13 @@ _CONTAINER: dict[str, tuple[str, ...]] = {
     "imagePullPolicy": PULL_POLICIES,
     "terminationMessagePolicy": ("File", "FallbackToLogsOnError"),
 }
-_POD: dict[str, tuple[str, ...]] = {
-    "restartPolicy": RESTART_POLICIES,
+_POD_OTHER: dict[str, tuple[str, ...]] = {
     "dnsPolicy": ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"),
     "preemptionPolicy": ("PreemptLowerPriority", "Never"),
+}
+_SPREAD: dict[str, tuple[str, ...]] = {
+    "whenUnsatisfiable": ("DoNotSchedule", "ScheduleAnyway"),
+    "nodeAffinityPolicy": ("Honor", "Ignore"), "nodeTaintsPolicy": ("Honor", "Ignore"),
 }
 _SECCOMP = ("RuntimeDefault", "Unconfined", "Localhost")
 _NODE_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")
@@ -63,97 +66,136 @@ def _items(value: Any) -> Iterator[tuple[int, dict[str, Any]]]:
                 yield i, item
 
 
+def _hit(value: Any, allowed: Sequence[str], where: Path, label: str) -> Hit | None:
+    if not isinstance(value, str) or value in allowed:
+        return None
+    shown = ", ".join(a for a in allowed if a) + (" (or empty)" if "" in allowed else "")
+    return Hit(where, RULE, f"{label} {value!r} is not one of: {shown}")
+
+
 def one_of(obj: Mapping[str, Any], key: str, allowed: Sequence[str], at: Path, what: str = "") -> Iterator[Hit]:
     """A hit when `obj[key]` is a string outside `allowed` (absent and non-strings are the schema's business)."""
-    value = obj.get(key)
-    if isinstance(value, str) and value not in allowed:
-        label = what or key
-        shown = ", ".join(a for a in allowed if a) + (" (or empty)" if "" in allowed else "")
-        yield Hit((*at, key), RULE, f"{label} {value!r} is not one of: {shown}")
+    hit = _hit(obj.get(key), allowed, (*at, key), what or key) if key in obj else None
+    if hit is not None:
+        yield hit
 
 
-def _table(obj: Mapping[str, Any], table: Mapping[str, Sequence[str]], at: Path) -> Iterator[Hit]:
-    for key, allowed in table.items():
-        yield from one_of(obj, key, allowed, at)
+# The walkers below append to `out` rather than yield: they run on every pod template of every document, and
+# most fields are absent, so they look only at the keys that are there.
+
+
+def _table(obj: Mapping[str, Any], table: Mapping[str, Sequence[str]], at: Path, out: list[Hit]) -> None:
+    for key in obj.keys() & table.keys():
+        hit = _hit(obj[key], table[key], (*at, key), key)
+        if hit is not None:
+            out.append(hit)
+
+
+def _each(items: Any, key: str, allowed: Sequence[str], at: Path, out: list[Hit]) -> None:
+    """`key` of every mapping in the list `items` (at `at`)."""
+    if not isinstance(items, list):
+        return
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and key in item:
+            hit = _hit(item[key], allowed, (*at, i, key), key)
+            if hit is not None:
+                out.append(hit)
+
+
+def _container(spec: Mapping[str, Any], at: Path, out: list[Hit]) -> None:
+    _table(spec, _CONTAINER, at, out)
+    if "ports" in spec:
+        _each(spec["ports"], "protocol", PROTOCOLS, (*at, "ports"), out)
+    if "resizePolicy" in spec:
+        _each(spec["resizePolicy"], "restartPolicy", ("NotRequired", "RestartContainer"), (*at, "resizePolicy"), out)
+    if "volumeMounts" in spec:
+        _each(spec["volumeMounts"], "mountPropagation", ("None", "HostToContainer", "Bidirectional"),
+              (*at, "volumeMounts"), out)
+    context = spec.get("securityContext")
+    if isinstance(context, dict) and context:
+        _security_context(context, (*at, "securityContext"), out)
+        out.extend(one_of(context, "procMount", ("Default", "Unmasked"), (*at, "securityContext")))
 
 
 def container(spec: Mapping[str, Any], at: Path) -> Iterator[Hit]:
-    yield from _table(spec, _CONTAINER, at)
-    for i, port in _items(spec.get("ports")):
-        yield from one_of(port, "protocol", PROTOCOLS, (*at, "ports", i))
-    for i, policy in _items(spec.get("resizePolicy")):
-        yield from one_of(policy, "restartPolicy", ("NotRequired", "RestartContainer"), (*at, "resizePolicy", i))
-    for i, mount in _items(spec.get("volumeMounts")):
-        yield from one_of(mount, "mountPropagation", ("None", "HostToContainer", "Bidirectional"),
-                          (*at, "volumeMounts", i))
-    context = _d(spec.get("securityContext"))
-    yield from _security_context(context, (*at, "securityContext"))
-    yield from one_of(context, "procMount", ("Default", "Unmasked"), (*at, "securityContext"))
+    out: list[Hit] = []
+    _container(spec, at, out)
+    yield from out
 
 
-def _security_context(context: Mapping[str, Any], at: Path) -> Iterator[Hit]:
+def _security_context(context: Mapping[str, Any], at: Path, out: list[Hit]) -> None:
     for key in ("seccompProfile", "appArmorProfile"):
-        yield from one_of(_d(context.get(key)), "type", _SECCOMP, (*at, key), f"{key}.type")
+        if key in context:
+            out.extend(one_of(_d(context[key]), "type", _SECCOMP, (*at, key), f"{key}.type"))
 
 
-def _selector(selector: Mapping[str, Any], at: Path, operators: Sequence[str]) -> Iterator[Hit]:
-    for i, expression in _items(selector.get("matchExpressions")):
-        yield from one_of(expression, "operator", operators, (*at, "matchExpressions", i))
+def _selector(selector: Mapping[str, Any], at: Path, operators: Sequence[str], out: list[Hit]) -> None:
+    if "matchExpressions" in selector:
+        _each(selector["matchExpressions"], "operator", operators, (*at, "matchExpressions"), out)
 
 
-def _affinity(affinity: Mapping[str, Any], at: Path) -> Iterator[Hit]:
+def _affinity(affinity: Mapping[str, Any], at: Path, out: list[Hit]) -> None:
     node = _d(affinity.get("nodeAffinity"))
     required = _d(node.get("requiredDuringSchedulingIgnoredDuringExecution"))
     for i, term in _items(required.get("nodeSelectorTerms")):
         where = (*at, "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms", i)
-        yield from _selector(term, where, _NODE_OPERATORS)
+        _selector(term, where, _NODE_OPERATORS, out)
     for i, pref in _items(node.get("preferredDuringSchedulingIgnoredDuringExecution")):
         where = (*at, "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution", i, "preference")
-        yield from _selector(_d(pref.get("preference")), where, _NODE_OPERATORS)
+        _selector(_d(pref.get("preference")), where, _NODE_OPERATORS, out)
     for kind in ("podAffinity", "podAntiAffinity"):
         part = _d(affinity.get(kind))
         for i, term in _items(part.get("requiredDuringSchedulingIgnoredDuringExecution")):
             where = (*at, kind, "requiredDuringSchedulingIgnoredDuringExecution", i, "labelSelector")
-            yield from _selector(_d(term.get("labelSelector")), where, _LABEL_OPERATORS)
+            _selector(_d(term.get("labelSelector")), where, _LABEL_OPERATORS, out)
         for i, weighted in _items(part.get("preferredDuringSchedulingIgnoredDuringExecution")):
             term = _d(weighted.get("podAffinityTerm"))
             where = (*at, kind, "preferredDuringSchedulingIgnoredDuringExecution", i, "podAffinityTerm",
                      "labelSelector")
-            yield from _selector(_d(term.get("labelSelector")), where, _LABEL_OPERATORS)
+            _selector(_d(term.get("labelSelector")), where, _LABEL_OPERATORS, out)
 
 
 def pod_spec(spec: Mapping[str, Any], at: Path, *, restart: Sequence[str] = RESTART_POLICIES,
              restart_why: str = "") -> Iterator[Hit]:
     """A PodSpec. `restart` narrows restartPolicy where the owner does (a Deployment's pods: Always)."""
-    table: dict[str, Sequence[str]] = dict(_POD)
-    table["restartPolicy"] = restart
-    for key, allowed in table.items():
-        hits = list(one_of(spec, key, allowed, at))
-        if hits and key == "restartPolicy" and restart_why:
-            hits = [Hit(h.path, h.rule, f"{h.message} ({restart_why})") for h in hits]
-        yield from hits
+    out: list[Hit] = []
+    _pod_spec(spec, at, restart, restart_why, out)
+    yield from out
+
+
+def _pod_spec(spec: Mapping[str, Any], at: Path, restart: Sequence[str], restart_why: str, out: list[Hit]) -> None:
+    _table(spec, _POD_OTHER, at, out)
+    if "restartPolicy" in spec:
+        hit = _hit(spec["restartPolicy"], restart, (*at, "restartPolicy"), "restartPolicy")
+        if hit is not None:
+            out.append(Hit(hit.path, hit.rule, f"{hit.message} ({restart_why})") if restart_why else hit)
     for key in ("initContainers", "containers", "ephemeralContainers"):
-        for i, item in _items(spec.get(key)):
-            yield from container(item, (*at, key, i))
-    yield from _security_context(_d(spec.get("securityContext")), (*at, "securityContext"))
-    yield from one_of(_d(spec.get("securityContext")), "fsGroupChangePolicy", ("OnRootMismatch", "Always"),
-                      (*at, "securityContext"))
-    for i, toleration in _items(spec.get("tolerations")):
-        yield from one_of(toleration, "operator", ("Exists", "Equal"), (*at, "tolerations", i))
-        yield from one_of(toleration, "effect", ("", "NoSchedule", "PreferNoSchedule", "NoExecute"),
-                          (*at, "tolerations", i))
+        items = spec.get(key)
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                if isinstance(item, dict):
+                    _container(item, (*at, key, i), out)
+    context = spec.get("securityContext")
+    if isinstance(context, dict) and context:
+        _security_context(context, (*at, "securityContext"), out)
+        out.extend(one_of(context, "fsGroupChangePolicy", ("OnRootMismatch", "Always"), (*at, "securityContext")))
+    if "tolerations" in spec:
+        _each(spec["tolerations"], "operator", ("Exists", "Equal"), (*at, "tolerations"), out)
+        _each(spec["tolerations"], "effect", ("", "NoSchedule", "PreferNoSchedule", "NoExecute"),
+              (*at, "tolerations"), out)
     for i, constraint in _items(spec.get("topologySpreadConstraints")):
         where = (*at, "topologySpreadConstraints", i)
-        yield from one_of(constraint, "whenUnsatisfiable", ("DoNotSchedule", "ScheduleAnyway"), where)
-        for key in ("nodeAffinityPolicy", "nodeTaintsPolicy"):
-            yield from one_of(constraint, key, ("Honor", "Ignore"), where)
-        yield from _selector(_d(constraint.get("labelSelector")), (*where, "labelSelector"), _LABEL_OPERATORS)
-    yield from _affinity(_d(spec.get("affinity")), (*at, "affinity"))
+        _table(constraint, _SPREAD, where, out)
+        _selector(_d(constraint.get("labelSelector")), (*where, "labelSelector"), _LABEL_OPERATORS, out)
+    if "affinity" in spec:
+        _affinity(_d(spec["affinity"]), (*at, "affinity"), out)
     for i, volume in _items(spec.get("volumes")):
         where = (*at, "volumes", i)
-        yield from one_of(_d(volume.get("hostPath")), "type", _HOST_PATH, (*where, "hostPath"), "hostPath.type")
-        claim = _d(_d(_d(volume.get("ephemeral")).get("volumeClaimTemplate")).get("spec"))
-        yield from pvc_spec(claim, (*where, "ephemeral", "volumeClaimTemplate", "spec"))
+        if "hostPath" in volume:
+            out.extend(one_of(_d(volume["hostPath"]), "type", _HOST_PATH, (*where, "hostPath"), "hostPath.type"))
+        if "ephemeral" in volume:
+            claim = _d(_d(_d(volume["ephemeral"]).get("volumeClaimTemplate")).get("spec"))
+            out.extend(pvc_spec(claim, (*where, "ephemeral", "volumeClaimTemplate", "spec")))
 
 
 def pod_template(template: Any, at: Path, **kwargs: Any) -> Iterator[Hit]:
@@ -161,14 +203,16 @@ def pod_template(template: Any, at: Path, **kwargs: Any) -> Iterator[Hit]:
 
 
 def service_spec(spec: Mapping[str, Any], at: Path) -> Iterator[Hit]:
-    yield from _table(spec, _SERVICE, at)
-    for i, port in _items(spec.get("ports")):
-        yield from one_of(port, "protocol", PROTOCOLS, (*at, "ports", i))
+    out: list[Hit] = []
+    _table(spec, _SERVICE, at, out)
+    if "ports" in spec:
+        _each(spec["ports"], "protocol", PROTOCOLS, (*at, "ports"), out)
     families = spec.get("ipFamilies")
     if isinstance(families, list):
         for i, family in enumerate(families):
             if isinstance(family, str) and family not in ("IPv4", "IPv6"):
-                yield Hit((*at, "ipFamilies", i), RULE, f"ipFamily {family!r} is not one of: IPv4, IPv6")
+                out.append(Hit((*at, "ipFamilies", i), RULE, f"ipFamily {family!r} is not one of: IPv4, IPv6"))
+    yield from out
 
 
 def access_modes(modes: Any, at: Path) -> Iterator[Hit]:
