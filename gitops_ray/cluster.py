@@ -404,7 +404,7 @@ def _from_kubeconfig(path: str | None, context: str | None, user_agent: str | No
             config_file=resolved, context=context, client_configuration=cfg, persist_config=False)
     except (ConfigException, OSError, TypeError) as err:
         where = resolved or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise ClusterError(f"{where}: cannot load kubeconfig: {_short(err)}", exit_code=2) from None
+        raise ClusterError(f"{where}: cannot load kubeconfig: {_short(err)}") from None
     _, active = config.list_kube_config_contexts(config_file=resolved)  # type: ignore[no-untyped-call]
     name = context or (active or {}).get("name", "")
     return _cluster(cfg, name, user_agent, pool_size)
@@ -418,7 +418,7 @@ def _in_cluster(user_agent: str | None, pool_size: int) -> Cluster:
     try:
         config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
     except ConfigException as err:
-        raise ClusterError(f"in-cluster config: {_short(err)}", exit_code=2) from None
+        raise ClusterError(f"in-cluster config: {_short(err)}") from None
     return _cluster(cfg, "in-cluster", user_agent, pool_size)
 
 

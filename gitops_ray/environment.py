@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gitops_ray.errors import ConfigError, SourceError
+from gitops_ray.errors import ConfigError, ExitCode, SourceError
 from gitops_ray.source import Snapshot
 
 ENVIRONMENTS_DIR = "environments"
@@ -162,14 +162,26 @@ def environment_file(name: str) -> str:
     return f"{ENVIRONMENTS_DIR}/{name}/{ENVIRONMENT_FILE}"
 
 
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def check_name(name: str) -> str:
+    """An environment is named, never addressed by path: the name becomes file names
+    (`<record dir>/<name>.jsonl`), so `../x` or `/etc/x` must never get that far."""
+    if not _NAME.fullmatch(name) or len(name) > 63:
+        raise ConfigError(f"{name!r}: not a valid environment name (lowercase letters, digits and '-', "
+                          "as a directory under environments/)", exit_code=ExitCode.USAGE)
+    return name
+
+
 def load_environment(snapshot: Snapshot, name: str) -> Environment:
     """Read and check `environments/<name>/environment.yaml` from the snapshot."""
-    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name):
-        raise ConfigError(f"{name!r}: not a valid environment name")
+    check_name(name)
     path = environment_file(name)
     if not snapshot.exists(path):
         known = ", ".join(list_environments(snapshot)) or "none"
-        raise ConfigError(f"{path}: no such environment in {snapshot.description} (environments: {known})")
+        raise ConfigError(f"{path}: no such environment in {snapshot.description} (environments: {known})",
+                          exit_code=ExitCode.USAGE)
     return parse_environment(path, snapshot.read(path), snapshot=snapshot)
 
 
@@ -336,7 +348,7 @@ def parse_duration(text: str) -> float:
     if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
         return float(text)
     if not text or _DURATION.sub("", text):
-        raise ConfigError(f"{text!r}: not a duration (examples: 90s, 10m, 1h30m)")
+        raise ConfigError(f"{text!r}: not a duration (examples: 90s, 10m, 1h30m)", exit_code=ExitCode.USAGE)
     scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
     return sum(float(num) * scale[unit] for num, unit in _DURATION.findall(text))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from gitops_ray.errors import SourceError
+from gitops_ray.errors import ExitCode, SourceError
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -72,11 +72,11 @@ class Repository:
         git = _git()
         path = Path(text).expanduser()
         if not path.exists():
-            raise SourceError(f"{text}: no such directory")
+            raise SourceError(f"{text}: no such directory", exit_code=ExitCode.USAGE)
         try:
             repo = git.Repo(path, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise SourceError(f"{text}: not a Git repository") from None
+            raise SourceError(f"{text}: not a Git repository", exit_code=ExitCode.USAGE) from None
         return cls(repo, location=str(path.resolve()))
 
     @classmethod
@@ -115,13 +115,14 @@ class Repository:
         try:
             commit = self._repo.commit(ref)
         except (git.BadName, ValueError, git.BadObject):
-            raise SourceError(f"{self.location}: unknown ref {ref!r}") from None
+            raise SourceError(f"{self.location}: unknown ref {ref!r}", exit_code=ExitCode.USAGE) from None
         return _commit_of(commit)
 
     def snapshot(self, ref: str = "HEAD", *, worktree: bool = False) -> Snapshot:
         if worktree:
             if self.is_bare:
-                raise SourceError(f"{self.location}: --worktree needs a local checkout, not a remote")
+                raise SourceError(f"{self.location}: --worktree needs a local checkout, not a remote",
+                                  exit_code=ExitCode.USAGE)
             return Snapshot(root=self.root, commit=None, tree=None, worktree=True, repository=self,
                             description=f"working tree of {self.root} (uncommitted changes included)")
         commit = self.resolve(ref)
@@ -231,7 +232,7 @@ class Snapshot:
         try:
             rel = absolute.resolve().relative_to(self.root)
         except ValueError:
-            raise SourceError(f"{path}: outside the repository at {self.root}") from None
+            raise SourceError(f"{path}: outside the repository at {self.root}", exit_code=ExitCode.USAGE) from None
         return rel.as_posix() if str(rel) != "." else ""
 
     def _norm(self, path: str) -> str:
@@ -239,7 +240,7 @@ class Snapshot:
         if norm in (".", "./"):
             return ""
         if norm.startswith("../") or norm == "..":
-            raise SourceError(f"{path}: outside the repository")
+            raise SourceError(f"{path}: outside the repository", exit_code=ExitCode.USAGE)
         return norm.removeprefix("./").rstrip("/")
 
     def _entry(self, path: str) -> Any:
@@ -271,7 +272,7 @@ class Snapshot:
         for raw in paths:
             path = self._norm(raw)
             if not self.exists(path):
-                raise SourceError(f"{raw or '.'}: not found in {self.description}")
+                raise SourceError(f"{raw or '.'}: not found in {self.description}", exit_code=ExitCode.USAGE)
             if self.is_dir(path):
                 found.update(p for p in self._walk(path) if p.endswith(suffixes))
             else:
@@ -302,7 +303,7 @@ class Snapshot:
                 raise SourceError(f"{path}: cannot read: {err.strerror}") from None
         entry = self._entry(path)
         if entry is None or entry.type != "blob":
-            raise SourceError(f"{path}: not a file in {self.description}")
+            raise SourceError(f"{path}: not a file in {self.description}", exit_code=ExitCode.USAGE)
         data: bytes = entry.data_stream.read()
         return data
 
@@ -332,9 +333,11 @@ def open_snapshot(
     found = Repository.discover(start if start.exists() else Path.cwd())
     if found is None:
         if ref is not None:
-            raise SourceError(f"{paths[0] if paths else '.'}: --ref given but not inside a Git repository")
+            raise SourceError(f"{paths[0] if paths else '.'}: --ref given but not inside a Git repository",
+                              exit_code=ExitCode.USAGE)
         dirs = [p if p.is_dir() else p.parent for p in absolute]
         return Snapshot.from_directory(Path(os.path.commonpath(dirs)))
     if found._repo.head.is_valid() or ref is not None or worktree:
         return found.snapshot(ref or "HEAD", worktree=worktree)
-    raise SourceError(f"{found.root}: the repository has no commits yet (use --worktree to read files on disk)")
+    raise SourceError(f"{found.root}: the repository has no commits yet (use --worktree to read files on disk)",
+                      exit_code=ExitCode.USAGE)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_ray.errors import SchemaError
+from gitops_ray.errors import ExitCode, SchemaError
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -82,7 +82,8 @@ def catalogue(root: Path) -> Catalogue:
     except FileNotFoundError:
         return Catalogue(root=root, package="", default="", versions={})
     except (OSError, ValueError) as err:
-        raise SchemaError(f"{root / 'index.json'}: unreadable Kubernetes schema index: {err}") from None
+        raise SchemaError(f"{root / 'index.json'}: unreadable Kubernetes schema index: {err}",
+                          exit_code=ExitCode.ERROR) from None
     versions = {
         version: KubernetesVersion(
             version=version, source=f"{index.get('package', 'kubernetes-validate')}, {info.get('source', '')}",
@@ -101,7 +102,7 @@ def select(root: Path, requested: str | None) -> str:
     built-in kinds' schemas do not change in patch releases)."""
     cat = catalogue(root)
     if not cat.versions:
-        raise SchemaError(f"no Kubernetes schemas found under {root}")
+        raise SchemaError(f"no Kubernetes schemas found under {root}", exit_code=ExitCode.ERROR)
     if requested is None:
         return cat.default
     match = _VERSION.match(str(requested).strip())
@@ -125,7 +126,7 @@ def _store(root: Path) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads(gzip.decompress(path.read_bytes()))
     except (OSError, EOFError, ValueError) as err:
-        raise SchemaError(f"{path}: cannot load the Kubernetes definitions: {err}") from None
+        raise SchemaError(f"{path}: cannot load the Kubernetes definitions: {err}", exit_code=ExitCode.ERROR) from None
     return data
 
 
@@ -148,7 +149,7 @@ def kind_schema(root: Path, version: str, definition: str) -> dict[str, Any]:
     names: dict[str, str] = store["versions"][version]
     bodies: dict[str, Any] = store["bodies"]
     if definition not in names:
-        raise SchemaError(f"Kubernetes {version}: no definition {definition}")
+        raise SchemaError(f"Kubernetes {version}: no definition {definition}", exit_code=ExitCode.ERROR)
     root_body = bodies[names[definition]]
     needed: set[str] = set()
     _refs(root_body, needed)
@@ -158,7 +159,7 @@ def kind_schema(root: Path, version: str, definition: str) -> dict[str, Any]:
         if name in closure:
             continue
         if name not in names:
-            raise SchemaError(f"Kubernetes {version}: unresolvable $ref {name}")
+            raise SchemaError(f"Kubernetes {version}: unresolvable $ref {name}", exit_code=ExitCode.ERROR)
         closure[name] = bodies[names[name]]
         _refs(closure[name], needed)
     return {"$schema": DIALECT, **root_body, "$defs": dict(sorted(closure.items()))}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_ray.errors import SchemaError
+from gitops_ray.errors import ExitCode, SchemaError
 
 INDEX = "index.json"
 
@@ -52,7 +52,7 @@ def read_index(directory: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as err:
-        raise SchemaError(f"{directory / INDEX}: unreadable schema index: {err}") from None
+        raise SchemaError(f"{directory / INDEX}: unreadable schema index: {err}", exit_code=ExitCode.ERROR) from None
     return data if isinstance(data, dict) else None
 
 
@@ -76,9 +76,9 @@ def load_schema(path: Path) -> dict[str, Any]:
             data = gzip.decompress(data)
         schema = json.loads(data)
     except (OSError, EOFError, ValueError) as err:
-        raise SchemaError(f"{path}: cannot load schema: {err}") from None
+        raise SchemaError(f"{path}: cannot load schema: {err}", exit_code=ExitCode.ERROR) from None
     if not isinstance(schema, dict):
-        raise SchemaError(f"{path}: not a JSON Schema object")
+        raise SchemaError(f"{path}: not a JSON Schema object", exit_code=ExitCode.ERROR)
     return schema
 
 
@@ -86,12 +86,12 @@ def read_crd_file(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise SchemaError(f"{path}: cannot read: {err.strerror}") from None
+        raise SchemaError(f"{path}: cannot read: {err.strerror}", exit_code=ExitCode.ERROR) from None
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as err:
-            raise SchemaError(f"{path}: corrupt gzip data: {err}") from None
+            raise SchemaError(f"{path}: corrupt gzip data: {err}", exit_code=ExitCode.ERROR) from None
     return data
 
 

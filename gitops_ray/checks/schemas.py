@@ -50,7 +50,7 @@ from gitops_ray.checks.catalogue_io import (
     write_json,
 )
 from gitops_ray.checks.crdschema import CONVERTER_VERSION, ServedVersion
-from gitops_ray.errors import SchemaError
+from gitops_ray.errors import ExitCode, SchemaError
 
 __all__ = ["INDEX", "SchemaEntry", "SchemaSet", "load_schema", "read_crd_file", "schema_file_name", "user_dir"]
 
@@ -167,7 +167,8 @@ def newest_version() -> str:
     """The default: the newest bundled version (an import never changes what CI validates against)."""
     versions = bundled_versions() or available_versions()
     if not versions:
-        raise SchemaError(f"no KubeRay schemas found (looked in {bundled_root()} and {user_dir()})")
+        raise SchemaError(f"no KubeRay schemas found (looked in {bundled_root()} and {user_dir()})",
+                          exit_code=ExitCode.ERROR)
     return versions[-1]
 
 

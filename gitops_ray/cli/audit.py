@@ -10,7 +10,16 @@ from typing import Any
 
 import click
 
+from gitops_ray.cli.common import (
+    EXIT_CODES_HELP,
+    cluster_options,
+    env_option,
+    output_option,
+    record_option,
+    source_options,
+)
 from gitops_ray.cli.history import load_environment_or_name, record_stores
+from gitops_ray.errors import ExitCode
 
 
 @contextlib.contextmanager
@@ -40,13 +49,15 @@ def anchor_cluster(environment: Any, *, kubeconfig: str | None = None,
         yield cluster, ""
 
 
-def _notes_here() -> Any:
+def _notes(repo: str | None) -> Any:
+    """The git notes (refs/notes/gitops-ray) of --repo, else of the repository around the current
+    directory: the notes live with the applied commits, wherever the user happens to stand."""
     from pathlib import Path
 
-    from gitops_ray.record.audit import RepositoryNotes
+    from gitops_ray.record.gitnotes import RepositoryNotes
     from gitops_ray.source import Repository
 
-    found = Repository.discover(Path.cwd())
+    found = Repository.open(repo) if repo is not None else Repository.discover(Path.cwd())
     return RepositoryNotes(found) if found is not None else None
 
 
@@ -55,37 +66,33 @@ def audit() -> None:
     """Check the record's integrity and export it."""
 
 
-@audit.command()
-@click.option("--env", "env_name", default=None, metavar="NAME", help="Environment (default: every log in the "
-              "record directory; cluster anchors need --env).")
-@click.option("--record-dir", default=None, metavar="DIR", help="Where the record lives.")
-@click.option("--kubeconfig", default=None, metavar="PATH", help="kubeconfig file; overrides the environment's target.")
-@click.option("--context", default=None, metavar="NAME", help="kubeconfig context; overrides the environment's target.")
+@audit.command(epilog=EXIT_CODES_HELP)
+@env_option(required=False, help="Environment (default: every log in the record directory; cluster anchors need "
+                                 "--env).")
+@source_options
+@cluster_options
+@record_option
 @click.option("--no-cluster", is_flag=True, help="Do not contact the cluster (ConfigMap anchor not checked).")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def verify(env_name: str | None, record_dir: str | None, kubeconfig: str | None, context: str | None,
-           no_cluster: bool, output: str) -> None:
+@output_option("text", "json")
+def verify(env_name: str | None, repo: str | None, ref: str | None, worktree: bool, kubeconfig: str | None,
+           context: str | None, record_dir: str | None, no_cluster: bool, output: str) -> None:
     """Check the hash chain and every anchor within reach: the ConfigMap in the
-    environment's cluster and the git notes (refs/notes/gitops-ray) of the
-    repository at the current directory.
-
-    \b
-    Exit codes:
-      0  intact (anchors that could not be reached are listed as notices)
-      1  broken: the first bad entry (line, entry id) or anchor is named
-      2  usage error
+    environment's cluster and the git notes (refs/notes/gitops-ray) of --repo (default:
+    the repository around the current directory). Anchors that cannot be reached are
+    listed as notices; exits 1 naming the first bad entry or anchor.
     """
     from gitops_ray.record import anchors
 
     environment: Any = None
     if env_name is not None:
         # Read even with --record-dir: the environment names the cluster and namespace of its anchor.
-        environment = load_environment_or_name(env_name, notice=record_dir is None)
-    stores = record_stores(env_name, record_dir)
+        environment = load_environment_or_name(env_name, repo=repo, ref=ref, worktree=worktree,
+                                               notice=record_dir is None)
+    stores = record_stores(env_name, record_dir, repo=repo, ref=ref, worktree=worktree)
     if not stores or not any(s.exists() for s in stores):
         click.echo("error: no record found" + (f" for {env_name}" if env_name else ""), err=True)
-        sys.exit(1)
-    notes = _notes_here()
+        sys.exit(ExitCode.FAILED)
+    notes = _notes(repo)
     results = []
     for store in stores:
         target = environment if store.environment == env_name and not no_cluster else "not loaded"
@@ -106,7 +113,7 @@ def verify(env_name: str | None, record_dir: str | None, kubeconfig: str | None,
     else:
         for result in results:
             click.echo(_verify_text(result))
-    sys.exit(0 if all(r.ok for r in results) else 1)
+    sys.exit(ExitCode.OK if all(r.ok for r in results) else ExitCode.FAILED)
 
 
 def _verify_text(result: Any) -> str:
@@ -123,25 +130,22 @@ def _verify_text(result: Any) -> str:
     return "\n".join(lines)
 
 
-@audit.command()
-@click.option("--env", "env_name", required=True, metavar="NAME", help="Environment whose record to export.")
-@click.option("--in-toto", "in_toto", is_flag=True, default=True,
-              help="in-toto Statement v1 JSON Lines, exactly as stored (the default and only format).")
-@click.option("--record-dir", default=None, metavar="DIR", help="Where the record lives.")
-def export(env_name: str, in_toto: bool, record_dir: str | None) -> None:
-    """Write the record's statements to stdout, one in-toto Statement v1 per line, byte for
-    byte as stored (so their hashes still chain); torn bytes from crashes are left out.
-
-    \b
-    Exit codes:
-      0  exported
-      1  no record
-      2  usage error
+@audit.command(epilog=EXIT_CODES_HELP)
+@env_option(help="Environment whose record to export.")
+@source_options
+@record_option
+@output_option("in-toto", default="in-toto")
+@click.option("--in-toto", "in_toto", is_flag=True, hidden=True, help="Same as -o in-toto (kept for scripts).")
+def export(env_name: str, repo: str | None, ref: str | None, worktree: bool, record_dir: str | None,
+           output: str, in_toto: bool) -> None:
+    """Write the record's statements to stdout, one in-toto Statement v1 per line (JSON Lines),
+    byte for byte as stored (so their hashes still chain); torn bytes from crashes are left out.
+    Exits 1 when there is no record.
     """
-    [store] = record_stores(env_name, record_dir)
+    [store] = record_stores(env_name, record_dir, repo=repo, ref=ref, worktree=worktree)
     if not store.exists():
         click.echo(f"error: no record for {env_name} at {store.path}", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)
     out = sys.stdout.buffer
     for entry in store.entries():
         out.write(entry.raw + b"\n")

@@ -11,11 +11,14 @@ from pathlib import Path
 
 import click
 
+from gitops_ray.cli.common import EXIT_CODES_HELP, env_option, output_option, record_option, source_options
 from gitops_ray.environment import Environment
+from gitops_ray.errors import ExitCode
 from gitops_ray.record.store import RecordStore
 
 
-def record_stores(env_name: str | None, record_dir: str | None) -> list[RecordStore]:
+def record_stores(env_name: str | None, record_dir: str | None, *, repo: str | None = None, ref: str | None = None,
+                  worktree: bool = False) -> list[RecordStore]:
     """The logs to read: one environment's (its `record.dir` unless --record-dir), or every
     `*.jsonl` in the record directory when no --env is given."""
     from gitops_ray.record import audit
@@ -25,50 +28,49 @@ def record_stores(env_name: str | None, record_dir: str | None) -> list[RecordSt
         return [RecordStore(p, environment=p.stem) for p in sorted(directory.glob("*.jsonl"))]
     if record_dir is not None:
         return [audit.open_store(env_name, record_dir)]
-    return [audit.open_store(load_environment_or_name(env_name))]
+    return [audit.open_store(load_environment_or_name(env_name, repo=repo, ref=ref, worktree=worktree))]
 
 
-def load_environment_or_name(env_name: str, *, notice: bool = True) -> Environment | str:
-    """The environment from the repository at the current directory (for record.dir and the
-    anchors), or just its name when there is none to read, with a notice unless told not to
-    (when --record-dir names the record, the default location is not what is used)."""
+def load_environment_or_name(env_name: str, *, repo: str | None = None, ref: str | None = None,
+                             worktree: bool = False, notice: bool = True) -> Environment | str:
+    """The environment from --repo (default: the repository at the current directory), for
+    record.dir and the anchors; or just its name when there is none to read, with a notice
+    unless told not to (when --record-dir names the record, the default is not what is used)."""
     from gitops_ray.engine.pipeline import open_environment
-    from gitops_ray.errors import GitopsRayError
+    from gitops_ray.errors import ExitCode, GitopsRayError
 
     try:
-        _, environment = open_environment(env=env_name, repo=None, ref=None, worktree=False)
+        _, environment = open_environment(env=env_name, repo=repo, ref=ref, worktree=worktree)
     except GitopsRayError as err:
+        if repo is not None and err.exit_code == ExitCode.USAGE:
+            raise  # the user named the repository: a wrong ref or environment there is their error
         if notice:
             click.echo(f"notice: {err.message}; using the default record location", err=True)
         return env_name
     return environment
 
 
-@click.command()
-@click.option("--env", "env_name", default=None, metavar="NAME", help="Environment (default: every log in the "
-              "record directory).")
+@click.command(epilog=EXIT_CODES_HELP)
+@env_option(required=False, help="Environment (default: every log in the record directory).")
+@source_options
+@record_option
 @click.option("--commit", default=None, metavar="SHA", help="Only actions of runs that applied this commit (prefix).")
 @click.option("--resource", default=None, metavar="KIND/NS/NAME",
               help="Only this object (and what it owned: its cluster's disappearance).")
 @click.option("--since", default=None, metavar="DATE", help="Only entries at or after DATE (2026-01-31, ISO "
               "date-time, or an age: 7d, 12h).")
 @click.option("--check", is_flag=True, help="Exit 1 if any unexplained disappearance is shown.")
-@click.option("--record-dir", default=None, metavar="DIR", help="Where the record lives (default from environment, "
-              "else .gitops-ray/records).")
-@click.option("-o", "--output", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-def history(env_name: str | None, commit: str | None, resource: str | None, since: str | None, check: bool,
-            record_dir: str | None, output: str) -> None:
-    """Show what gitops-ray did: one row per action, plus final statuses and disappearances.
+@output_option("text", "json", "markdown")
+def history(env_name: str | None, repo: str | None, ref: str | None, worktree: bool, record_dir: str | None,
+            commit: str | None, resource: str | None, since: str | None, check: bool, output: str) -> None:
+    """Show what gitops-ray did: one row per action (with who allowed it), plus final statuses
+    and disappearances. The environment (from --repo, default the current directory's
+    repository) says where its record lives unless --record-dir does.
 
     `-o markdown` with `--commit` is a review report for that change: who requested,
     approved and applied it, what it touched with its governance facts, and what
-    disappeared since, with the cause.
-
-    \b
-    Exit codes:
-      0  shown
-      1  --check and an unexplained disappearance is among the rows; or the record is unreadable
-      2  usage error
+    disappeared since, with the cause. With --check, exits 1 if an unexplained
+    disappearance is among the rows.
     """
     from gitops_ray.errors import GitopsRayError
     from gitops_ray.record import history as hist
@@ -77,7 +79,7 @@ def history(env_name: str | None, commit: str | None, resource: str | None, sinc
         since_at = hist.parse_since(since) if since else None
     except GitopsRayError as err:
         raise click.BadParameter(err.message, param_hint="--since") from None
-    stores = record_stores(env_name, record_dir)
+    stores = record_stores(env_name, record_dir, repo=repo, ref=ref, worktree=worktree)
     with _gc_paused():
         _show(stores, commit=commit, resource=resource, since_at=since_at, check=check, output=output,
               record_dir=record_dir)
@@ -119,4 +121,4 @@ def _show(stores: list[RecordStore], *, commit: str | None, resource: str | None
             click.echo(f"notice: no record found ({where})", err=True)
         click.echo(hist.render_text(selected))
     if check and any(r.unexplained for r in selected):
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)

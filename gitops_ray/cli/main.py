@@ -15,7 +15,8 @@ from typing import Any
 import click
 
 from gitops_ray import __version__
-from gitops_ray.errors import GitopsRayError
+from gitops_ray.cli.common import EXIT_CODES_HELP
+from gitops_ray.errors import ExitCode, GitopsRayError
 
 # name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -31,6 +32,8 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    """Commands imported on first use; one exit-code table however the CLI is entered."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -43,39 +46,46 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        """click's usage errors exit 64, ours with their own code (errors.ExitCode), each as one
+        line on stderr; never a traceback, never a usage error that reads as "changes pending"."""
+        try:
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                standalone_mode=False, **extra)
+            code = code if isinstance(code, int) else ExitCode.OK
+        except click.UsageError as err:
+            err.show()
+            code = ExitCode.USAGE
+        except click.ClickException as err:
+            err.show()
+            code = err.exit_code
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            code = ExitCode.INTERRUPTED
+        except GitopsRayError as err:
+            click.echo(f"error: {err.message}", err=True)
+            code = err.exit_code
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            code = ExitCode.INTERRUPTED
+        sys.exit(int(code))
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="gitops-ray")
 def cli() -> None:
     """GitOps for Ray on Kubernetes: validate, plan, apply and record KubeRay workloads from Git.
 
-    \b
-    Exit codes:
-      0  success / valid / in sync
-      1  invalid manifests, failed apply, broken record
-      2  usage or system error; for plan and reconcile: changes pending
+    Shell completion (environment names included): see README, "Shell completion".
     """
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: user errors become one line on stderr and their exit code."""
+    """Entry point of the `gitops-ray` script."""
     # A plan holds tens of thousands of long-lived dicts (manifests, live objects); with
     # CPython's default thresholds the cyclic GC rescans them over and over: ~40% of a
     # 10,000-object plan (docs/benchmarks.md). A short-lived CLI can collect rarely.
     gc.set_threshold(200_000, 50, 1000)
-    try:
-        return cli.main(args=argv, prog_name="gitops-ray", standalone_mode=False)
-    except click.exceptions.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted!", err=True)
-        sys.exit(130)
-    except GitopsRayError as err:
-        click.echo(f"error: {err.message}", err=True)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    return cli.main(args=argv, prog_name="gitops-ray")

@@ -186,15 +186,38 @@ def apply_text(result: ApplyResult, *, style: Style = _plain) -> str:
 # --------------------------------------------------------------------------- Markdown
 
 
-def plan_markdown(plan: Plan, result: ApplyResult | None = None) -> str:
+def apply_markdown(result: ApplyResult) -> str:
+    """The merge comment: what the apply did, change by change, with each outcome."""
+    counts = {o: len(result.by_outcome(o)) for o in Outcome}
+    verdict = "✅ applied" if result.ok else "❌ failed"
+    title = "dry run" if result.dry_run else "apply"
+    head = (f"**{verdict}** (run `{result.run_id}`): "
+            + ", ".join(f"{n} {o.value}" for o, n in counts.items() if n))
+    return plan_markdown(result.plan, result, title=title, preface=head)
+
+
+def reconcile_markdown(plan: Plan, applied: ApplyResult | None) -> str:
+    """The drift report, fit for an issue: what differs from Git and whether it was healed."""
+    if plan.in_sync:
+        preface = "✅ No drift: the cluster matches Git."
+    elif applied is None:
+        preface = "⚠️ Drift found and left in place (`sync.selfHeal: false`)."
+    else:
+        preface = "🩹 Drift found and healed." if applied.ok else "❌ Drift found; healing failed."
+    return plan_markdown(plan, applied, title="reconcile", preface=preface)
+
+
+def plan_markdown(plan: Plan, result: ApplyResult | None = None, *, title: str = "plan", preface: str = "") -> str:
     """A pull-request comment: summary table first, then each change with its impact."""
     counts = plan.summary()
-    lines = [f"### gitops-ray plan: `{plan.environment}`", "",
+    lines = [f"### gitops-ray {title}: `{plan.environment}`", "",
              f"Commit `{plan.commit[:12] or 'working tree'}` · KubeRay schemas {plan.kuberay_version or '-'}"
              + (f" · target {plan.target}" if plan.target else ""), "",
              "| create | update | replace | delete | blocked | unchanged |", "|---|---|---|---|---|---|",
              f"| {counts['create']} | {counts['update']} | {counts['replace']} | {counts['delete']} | "
              f"{counts['blocked']} | {counts['noop']} |", ""]
+    if preface:
+        lines += [preface, ""]
     if plan.in_sync:
         lines.append("✅ The cluster matches this commit.")
         return "\n".join(lines) + "\n"

@@ -4,7 +4,8 @@ Every format renders the same `Report` value; the JSON shape is stable and
 documented in docs/validation.md:
 
     {"valid": bool, "documents": int, "files": int, "source": str,
-     "kuberayVersion": str, "kubernetesVersion": str,
+     "kuberayVersion": str, "kubernetesVersion": str, "environment": str | null,
+     "skipped": int (documents without a schema), "skippedFiles": [{"file", "reason"}],
      "errors":   [{"file", "line", "column", "apiVersion", "kind", "namespace", "name", "path", "rule", "message"}],
      "warnings": [same shape]}
 """
@@ -34,6 +35,7 @@ class Report(FindingsVerdict):
     documents: int
     findings: Sequence[Finding]
     skipped: int = 0  # documents without a schema, ignored by request
+    skipped_files: Sequence[tuple[str, str]] = ()  # (file, why) read but not validated as manifests
     environment: str | None = None
 
 
@@ -48,6 +50,8 @@ def summary(report: Report) -> str:
     if warnings:
         verdict += f", {_plural(warnings, 'warning')}"
     skipped = f" ({report.skipped:,} without a schema skipped)" if report.skipped else ""
+    if report.skipped_files:
+        skipped += f"; {_plural(len(report.skipped_files), 'file')} skipped (not manifests)"
     env = f"environment {report.environment}, " if report.environment else ""
     return (f"{verdict}: {_plural(len(report.files), 'file')}, {_plural(report.documents, 'document')}{skipped}; "
             f"{env}KubeRay {report.kuberay_version} and Kubernetes {report.kubernetes_version} schemas; "
@@ -87,6 +91,7 @@ def render_json(report: Report) -> str:
         "documents": report.documents,
         "files": len(report.files),
         "skipped": report.skipped,
+        "skippedFiles": [{"file": file, "reason": reason} for file, reason in report.skipped_files],
         "source": report.source,
         "environment": report.environment,
         "kuberayVersion": report.kuberay_version,

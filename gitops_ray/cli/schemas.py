@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from gitops_ray.cli.common import cluster_options
-from gitops_ray.errors import GitopsRayError
+from gitops_ray.cli.common import EXIT_CODES_HELP, cluster_options, env_option, output_option
+from gitops_ray.errors import UsageError
 
 if TYPE_CHECKING:
     from gitops_ray.checks.schemas import FileImport
@@ -50,18 +49,14 @@ def _catalogue_json() -> dict[str, Any]:
     }
 
 
-@schemas.command("list")
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@schemas.command("list", epilog=EXIT_CODES_HELP)
+@output_option("text", "json")
 def list_(output: str) -> None:
     """Show every schema validation can use: KubeRay versions (bundled or imported), the built-in
     kinds of each bundled Kubernetes version, and the other custom resources (bundled or imported)."""
     import json
 
-    try:
-        data = _catalogue_json()
-    except GitopsRayError as err:
-        click.echo(f"error: {err.message}", err=True)
-        sys.exit(2)
+    data = _catalogue_json()
     if output == "json":
         click.echo(json.dumps(data, indent=2))
         return
@@ -100,42 +95,41 @@ def list_(output: str) -> None:
     click.echo(f"Imported schemas are read from {data['userDirectory']} (GITOPS_RAY_SCHEMA_DIR).")
 
 
-@schemas.command("import")
+@schemas.command("import", epilog=EXIT_CODES_HELP)
 @click.option("--crd", "crds", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A CRD YAML file (may hold several CRDs, or a List; .gz is fine). Repeatable.")
 @click.option("--from-cluster", is_flag=True,
               help="Import every CustomResourceDefinition the cluster serves (--kubeconfig/--context, or --env's).")
-@click.option("--env", "env_name", default=None, metavar="NAME",
-              help="With --from-cluster: the environment whose cluster to read.")
+@env_option(required=False, help="With --from-cluster: the environment whose cluster to read.")
 @cluster_options
 @click.option("--version", "version", default=None, metavar="X.Y.Z",
               help="The KubeRay version ray.io CRDs belong to (default: guessed from a vX.Y.Z path component; "
                    "with --from-cluster, ray.io CRDs are imported only when given).")
 @click.option("--into", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Catalogue root to write into, e.g. the repository's schemas/ (default: the user catalogue).")
+@output_option("text", "json")
 def import_(crds: tuple[Path, ...], from_cluster: bool, env_name: str | None, kubeconfig: str | None,
-            context: str | None, version: str | None, into: Path | None) -> None:
+            context: str | None, version: str | None, into: Path | None, output: str) -> None:
     """Convert CRDs to JSON Schemas: ray.io CRDs become a KubeRay version, every other CRD joins the
     imported custom resources (validated in every run, whatever the KubeRay version).
-
-    \b
-    Exit codes:
-      0  imported
-      2  unreadable file, no CRD in it, no KubeRay version given, unreachable cluster
     """
     from gitops_ray.checks import schemas as catalogue
 
     if bool(crds) == from_cluster:
-        click.echo("error: give --crd FILE (repeatable) or --from-cluster", err=True)
-        sys.exit(2)
-    try:
-        if crds:
-            result = catalogue.import_files(list(crds), version=version, into=into)
-        else:
-            result = _from_cluster(env_name, kubeconfig, context, version, into)
-    except GitopsRayError as err:
-        click.echo(f"error: {err.message}", err=True)
-        sys.exit(2)
+        raise UsageError("give --crd FILE (repeatable) or --from-cluster")
+    if crds:
+        result = catalogue.import_files(list(crds), version=version, into=into)
+    else:
+        result = _from_cluster(env_name, kubeconfig, context, version, into)
+    if output == "json":
+        import json
+
+        parts = {"kuberay": result.kuberay, "customResources": result.other}
+        click.echo(json.dumps({key: None if part is None else {
+            "version": getattr(part, "version", None), "directory": str(part.directory),
+            "kinds": [{"apiVersion": e.api_version, "kind": e.kind} for e in part.written],
+            "skipped": list(part.skipped)} for key, part in parts.items()}, indent=2))
+        return
     _report(result)
 
 

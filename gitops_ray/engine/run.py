@@ -239,6 +239,7 @@ def reconcile(
     env: str,
     repo: str | None = None,
     ref: str | None = None,
+    worktree: bool = False,
     kubeconfig: str | None = None,
     context: str | None = None,
     record_dir: str | None = None,
@@ -247,12 +248,12 @@ def reconcile(
 ) -> ReconcileResult:
     """A scheduled run: find what changed behind Git's back (recorded as drift), and heal it
     when the environment says `sync.selfHeal: true`, as Argo CD's self-heal does."""
-    planned = make_plan(env=env, repo=repo, ref=ref, kubeconfig=kubeconfig, context=context,
+    planned = make_plan(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
                         record_dir=record_dir, progress=progress)
     if planned.plan.in_sync or not planned.desired.environment.sync.self_heal:
         return ReconcileResult(plan=planned.plan, applied=None)
     # Healing means taking the fields back from whoever changed them (Flux forces ownership
     # the same way); without force an out-of-band `kubectl edit` could never be healed.
-    applied = run_apply(env=env, repo=repo, ref=ref, kubeconfig=kubeconfig, context=context,
+    applied = run_apply(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
                         record_dir=record_dir, timeout_s=timeout_s, progress=progress, force=True)
     return ReconcileResult(plan=planned.plan, applied=applied)

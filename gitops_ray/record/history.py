@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from gitops_ray.errors import GitopsRayError
+from gitops_ray.errors import UsageError
 from gitops_ray.record.entries import Entry
 
 
@@ -179,8 +179,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise GitopsRayError(f"{text!r}: expected a date (2026-01-31), a date-time or an age (7d, 12h)",
-                             exit_code=2) from None
+        raise UsageError(f"{text!r}: expected a date (2026-01-31), a date-time or an age (7d, 12h)") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -219,16 +218,40 @@ def _short_time(text: str) -> str:
     return text.replace("T", " ")[:19]
 
 
+_WIDTH = {"AUTHOR": 28, "ACTOR": 28, "RESOURCE": 56, "ALLOWED BY": 28, "DETAIL": 110}
+
+
+def _cell(text: str, limit: int | None) -> str:
+    """A cell cut to its column's width, the cut shown with an ellipsis (never silently)."""
+    return text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
+
+
+def allowed_by(row: Row) -> str:
+    """Who allowed the action: the approvers or the merger of the change the run applied, as
+    its intent recorded them; approvals that only a commit trailer asserts are marked claimed."""
+    if row.kind != "outcome" or row.run is None:
+        return ""
+    change = (row.run.full().get("source") or {}).get("change") or {}
+    approvers = [str(a["id"]) + (" (claimed)" if "trailer" in str(a.get("from", "")) else "")
+                 for a in change.get("approvers") or () if isinstance(a, dict) and a.get("id")]
+    if approvers:
+        return ", ".join(approvers)
+    merger = change.get("mergedBy") or change.get("merger")
+    return f"merged by {merger}" if merger else "none recorded"
+
+
 def render_text(selected: Sequence[Row]) -> str:
     if not selected:
         return "no recorded actions match"
-    header = ("TIME", "ENV", "COMMIT", "AUTHOR", "ACTOR", "RESOURCE", "ACTION", "OUTCOME")
+    header = ("TIME", "ENV", "COMMIT", "AUTHOR", "ACTOR", "RESOURCE", "ACTION", "OUTCOME", "ALLOWED BY")
     columns = [
         [_short_time(r.time) for r in selected], [r.environment for r in selected], [r.commit[:12] for r in selected],
         [r.author for r in selected], [r.actor for r in selected], [r.resource for r in selected],
         [r.action for r in selected], [f"! {r.outcome}" if r.unexplained else r.outcome for r in selected],
+        [allowed_by(r) for r in selected],
     ]
-    details = [(f"{r.http} {r.message}" if r.http else r.message).strip()[:160] for r in selected]
+    columns = [[_cell(c, _WIDTH.get(h)) for c in col] for h, col in zip(header, columns, strict=True)]
+    details = [_cell((f"{r.http} {r.message}" if r.http else r.message).strip(), _WIDTH["DETAIL"]) for r in selected]
     widths = [max(len(h), *map(len, col)) for h, col in zip(header, columns, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
     lines = [fmt.format(*header, "DETAIL").rstrip()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from needs import kubectl_binary
 
 from gitops_ray.changes import Action, Outcome
 from gitops_ray.engine.run import make_plan, reconcile, run_apply
@@ -22,9 +22,7 @@ from gitops_ray.sandbox._raycommon import OperatorTimings
 
 
 def kubectl_runner(box: Sandbox, cache_dir: Path) -> Callable[..., Any]:
-    binary = shutil.which("kubectl")
-    if binary is None:
-        pytest.fail("kubectl is not on PATH (CI installs it; `make system-deps`)")
+    binary = kubectl_binary()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([binary, "--kubeconfig", str(box.kubeconfig), "--cache-dir", str(cache_dir), *args],
@@ -323,6 +321,18 @@ def test_environment_ignore_rules_apply_to_diff_and_apply(world: World) -> None:
     assert world.get("ConfigMap", "settings")["data"]["mode"] == "slow"  # carried, not reset
 
 
+def kubeconfig_to(tmp_path: Path, server: str) -> Path:
+    path = tmp_path / "kubeconfig-elsewhere"
+    path.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: "{server}", insecure-skip-tls-verify: true}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+contexts: [{{name: x, context: {{cluster: c, user: u}}}}]
+current-context: x
+""")
+    return path
+
+
 def test_cli_exit_codes_and_output_formats(world: World, tmp_path: Path) -> None:
     world.commit(job=None)
     common = ["--env", "test", "--repo", str(world.repo.path), "--kubeconfig", str(world.box.kubeconfig),
@@ -347,5 +357,11 @@ def test_cli_exit_codes_and_output_formats(world: World, tmp_path: Path) -> None
     assert done.returncode == 0 and "In sync: 3 unchanged" in done.stdout
     broken = cli("plan", "--env", "test", "--repo", str(world.repo.path), "--ref", "no-such-ref",
                  "--kubeconfig", str(world.box.kubeconfig))
-    assert broken.returncode == 1 and "unknown ref 'no-such-ref'" in broken.stderr
+    assert broken.returncode == 64 and "unknown ref 'no-such-ref'" in broken.stderr  # usage, not "changes"
     assert "Traceback" not in broken.stderr
+    unreachable = cli("plan", "--env", "test", "--repo", str(world.repo.path), "--kubeconfig", str(kubeconfig_to(
+        tmp_path, "https://127.0.0.1:9")))
+    assert unreachable.returncode == 4, unreachable.stderr  # a system error: no answer, not "changes pending"
+    assert unreachable.stderr.startswith("error: ") and "Traceback" not in unreachable.stderr
+    markdown = cli("apply", *common, "-o", "markdown")
+    assert markdown.returncode == 0 and "### gitops-ray apply: `test`" in markdown.stdout

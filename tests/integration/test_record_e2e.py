@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from needs import kubectl_binary
 
 from gitops_ray import __version__
 from gitops_ray.changes import Action
@@ -109,9 +109,7 @@ class World:
                               text=True, timeout=timeout, env={**os.environ, "NO_COLOR": "1"})
 
     def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        binary = shutil.which("kubectl")
-        if binary is None:
-            pytest.fail("kubectl is not on PATH (CI installs it; `make system-deps`)")
+        binary = kubectl_binary()
         done = subprocess.run([binary, "--kubeconfig", str(self.box.kubeconfig), "--cache-dir",
                                str(self.tmp / "kubectl-cache"), *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr

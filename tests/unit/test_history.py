@@ -43,13 +43,28 @@ def test_text_history_has_one_row_per_action(world):
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert lines[0].split() == ["TIME", "ENV", "COMMIT", "AUTHOR", "ACTOR", "RESOURCE", "ACTION", "OUTCOME",
-                                 "DETAIL"]
+                                 "ALLOWED", "BY", "DETAIL"]
     body = lines[1:]
     assert len(body) == 3
     assert all("aaaaaaaaaaaa" in line and "github-actions:deploy-bot" in line and " create " in line for line in body)
     assert [line.split()[6] for line in body] == ["Namespace//ray-dev", "ConfigMap/ray-dev/cfg",
                                                   "RayJob/ray-dev/job"] or \
         {line.split()[6] for line in body} == {"Namespace/ray-dev", "ConfigMap/ray-dev/cfg", "RayJob/ray-dev/job"}
+    # who allowed it: only a Reviewed-by trailer names someone, which is a claim, not an approval
+    assert all("Rita Reviewer (claimed)" in line for line in body)
+
+
+def test_history_text_cuts_long_cells_with_an_ellipsis():
+    from gitops_ray.record.history import Row, render_text
+
+    long = "x" * 300
+    row = Row(time="2026-12-01T10:00:00Z", environment="dev", run_id="r", entry_id="e", kind="drift",
+              resource="ConfigMap/ray-dev/" + "n" * 80, action="drift", outcome="drifted", commit="a" * 40,
+              author="someone@example.com", actor="ci", http=None, duration_s=None, audit_ids=(), message=long,
+              owner="", n=0, detail_json="", run=None)
+    line = render_text([row]).splitlines()[1]
+    assert "…" in line and long not in line
+    assert "ConfigMap/ray-dev/" + "n" * 37 + "…" in line  # the resource column is 56 wide, the cut is marked
 
 
 def test_resource_history_keeps_final_status_and_the_cleanup_of_its_cluster(world):

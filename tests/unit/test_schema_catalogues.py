@@ -116,7 +116,7 @@ def test_the_environment_picks_the_kubernetes_version_and_the_flag_wins(
     data = json.loads(result.output)
     assert data["kubernetesVersion"] == "1.37.0" and "schema:unserved-version" not in result.output
     result = runner.invoke(cli, ["validate", "--env", "dev", "--kubernetes-version", "1.20"])
-    assert result.exit_code == 2 and "no schemas for Kubernetes 1.20" in result.output
+    assert result.exit_code == 64 and "no schemas for Kubernetes 1.20" in result.output
 
 
 # --------------------------------------------------------------------------- platform CRDs
@@ -227,7 +227,7 @@ def test_import_with_neither_files_nor_cluster_is_a_usage_error() -> None:
     from gitops_ray.cli.main import cli
 
     result = CliRunner().invoke(cli, ["schemas", "import"])
-    assert result.exit_code == 2 and "--from-cluster" in result.output
+    assert result.exit_code == 64 and "--from-cluster" in result.output
 
 
 def test_import_from_cluster_reads_crds_through_the_engine(monkeypatch: pytest.MonkeyPatch,

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from gitops_ray.checks import crdschema, schemas
-from gitops_ray.errors import SchemaError
+from gitops_ray.errors import ExitCode, SchemaError
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "schemas"
@@ -367,4 +367,4 @@ def test_schemas_import_cli(isolated_catalogue: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: [unclosed\n")
     result = CliRunner().invoke(cli, ["schemas", "import", "--crd", str(bad), "--version", "1.6.5"])
-    assert result.exit_code == 2 and result.output.startswith("error: ")
+    assert result.exit_code == ExitCode.USAGE and result.output.startswith("error: ")

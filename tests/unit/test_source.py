@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gitops_ray.errors import SourceError
+from gitops_ray.errors import ExitCode, SourceError
 from gitops_ray.source import Repository, open_snapshot
 
 
@@ -47,7 +47,7 @@ def test_unknown_ref_not_a_repo_and_unreachable_remote_are_one_line_errors(git_r
     repo = git_repo({"a.yaml": "a: 1\n"})
     with pytest.raises(SourceError, match="unknown ref 'nope'") as err:
         Repository.open(repo.path).resolve("nope")
-    assert err.value.exit_code == 2
+    assert err.value.exit_code == ExitCode.USAGE
     plain = tmp_path / "plain"
     plain.mkdir()
     with pytest.raises(SourceError, match="not a Git repository"):
@@ -55,6 +55,7 @@ def test_unknown_ref_not_a_repo_and_unreachable_remote_are_one_line_errors(git_r
     with pytest.raises(SourceError, match="cannot fetch the repository") as remote:
         Repository.open("https://127.0.0.1:9/none.git", cache_dir=tmp_path / "cache")
     assert "\n" not in str(remote.value)
+    assert remote.value.exit_code == ExitCode.ERROR  # the network, not the user: not a usage error
 
 
 def test_remote_url_is_cloned_into_cache_and_fetched_later(git_repo, tmp_path):

@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from gitops_ray.checks import schemas
 from gitops_ray.cli.main import cli
 from gitops_ray.cli.report import FINDING_KEYS
+from gitops_ray.errors import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "tests" / "data" / "kuberay-samples-v1.5.1"
@@ -108,18 +109,18 @@ def test_junit_output_has_a_test_case_per_file(plain: Path) -> None:
     assert root.get("tests") == "2" and root.get("failures") == "1"
 
 
-def test_usage_and_system_errors_exit_2(plain: Path) -> None:
+def test_usage_errors_exit_64(plain: Path) -> None:
     (plain / "cluster.yaml").write_text(CLUSTER)
     for args, words in ((["missing.yaml"], "no such file"), (["cluster.yaml", "--kuberay-version", "0.1.0"],
                                                               "no schemas for KubeRay 0.1.0"),
                         (["cluster.yaml", "--ref", "main"], "not inside a Git repository"),
                         (["cluster.yaml", "-o", "xml"], "Invalid value")):
         result = CliRunner().invoke(cli, ["validate", *args])
-        assert result.exit_code == 2, (args, result.output)
+        assert result.exit_code == ExitCode.USAGE, (args, result.output)
         assert words in result.output
     (plain / "empty-dir").mkdir()
     result = CliRunner().invoke(cli, ["validate", "empty-dir"])
-    assert result.exit_code == 2 and "no manifest files" in result.output
+    assert result.exit_code == ExitCode.USAGE and "no manifest files" in result.output
 
 
 def test_unknown_kinds_fail_unless_ignored(plain: Path) -> None:
@@ -197,7 +198,7 @@ def test_ref_and_repo_select_what_is_read(git_repo: Callable[..., object], tmp_p
     previous = run("--repo", location, "--ref", "HEAD~1", "k8s")
     assert previous.exit_code == 0 and "(HEAD~1)" in previous.output
     result = CliRunner().invoke(cli, ["validate", "--repo", location, "--ref", "no-such-branch"])
-    assert result.exit_code == 2 and "unknown ref" in result.output
+    assert result.exit_code == ExitCode.USAGE and "unknown ref" in result.output
 
 
 def test_an_uncommitted_path_is_an_error_with_a_hint(git_repo: Callable[..., object],
@@ -206,7 +207,7 @@ def test_an_uncommitted_path_is_an_error_with_a_hint(git_repo: Callable[..., obj
     repo.write({"new.yaml": CLUSTER})  # type: ignore[attr-defined]
     monkeypatch.chdir(repo.path)  # type: ignore[attr-defined]
     result = CliRunner().invoke(cli, ["validate", "new.yaml"])
-    assert result.exit_code == 2 and "--worktree" in result.output
+    assert result.exit_code == ExitCode.USAGE and "--worktree" in result.output
 
 
 ENVIRONMENT = """apiVersion: gitops-ray.io/v1alpha1
@@ -247,7 +248,7 @@ def test_an_unknown_environment_is_a_usage_error(git_repo: Callable[..., object]
     repo = git_repo({"environments/dev/environment.yaml": ENVIRONMENT, "environments/dev/c.yaml": CLUSTER})
     monkeypatch.chdir(repo.path)  # type: ignore[attr-defined]
     result = CliRunner().invoke(cli, ["validate", "--env", "qa"])
-    assert result.exit_code == 2 and "environments: dev" in result.output
+    assert result.exit_code == ExitCode.USAGE and "environments: dev" in result.output
 
 
 # --------------------------------------------------------------------------- a real process
@@ -263,7 +264,7 @@ def test_python_dash_m_gitops_ray_validate_as_a_process(tmp_path: Path) -> None:
     assert proc.stderr == ""
     proc = subprocess.run([sys.executable, "-m", "gitops_ray", "validate", "nope.yaml"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+    assert proc.returncode == ExitCode.USAGE and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
 
 
 def test_validate_does_not_import_the_kubernetes_client(tmp_path: Path) -> None:
