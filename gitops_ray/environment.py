@@ -131,6 +131,7 @@ class Environment:
     namespaces: tuple[str, ...]
     paths: tuple[str, ...]
     kuberay_version: str | None = None
+    kubernetes_version: str | None = None  # `kubernetesVersion`: the built-in kinds' schemas (X.Y or X.Y.Z)
     sync: SyncOptions = field(default_factory=SyncOptions)
     operator: OperatorConfig = field(default_factory=OperatorConfig)
     ignore: tuple[IgnoreRule, ...] = ()
@@ -349,6 +350,7 @@ def _build(path: str, doc: dict[str, Any], snapshot: Snapshot | None = None) -> 
         namespaces=tuple(spec["namespaces"]),
         paths=paths,
         kuberay_version=version.removeprefix("v") if version else None,
+        kubernetes_version=str(spec["kubernetesVersion"]).removeprefix("v") if spec.get("kubernetesVersion") else None,
         sync=SyncOptions(
             prune=sync.get("prune", True),
             prune_namespaces=sync.get("pruneNamespaces", False),

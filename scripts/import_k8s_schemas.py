@@ -1,27 +1,37 @@
 #!/usr/bin/env python3
-"""Import the core Kubernetes kinds a Ray environment needs from kubernetes-validate.
+"""Import every built-in Kubernetes kind of the bundled Kubernetes versions from kubernetes-validate.
 
     .venv/bin/python scripts/import_k8s_schemas.py [--out schemas/kubernetes]
 
 Source: the PyPI package kubernetes-validate (pinned in pyproject's dev extra),
-directory `kubernetes-json-schema/v<K>-local-strict/`: one JSON Schema (draft
-2020-12) per kind with `$ref`s into a shared `_definitions.json`, generated
-from the Kubernetes OpenAPI spec with `additionalProperties: false` (strict).
+directories `kubernetes-json-schema/v<K>-local-strict/`: JSON Schemas (draft
+2020-12) generated from the Kubernetes OpenAPI spec with
+`additionalProperties: false` (strict), sharing a `_definitions.json`.
+
+Every definition that carries an `x-kubernetes-group-version-kind` is a kind
+(except the apimachinery meta types: Status, DeleteOptions, WatchEvent,
+APIGroup, APIVersions; and `*List` kinds, which nobody applies).
 
 What this script changes, mechanically (nothing is written by hand):
-* each kind becomes self-contained: the definitions it reaches are copied into
-  its own `$defs` and the `$ref`s rewritten to `#/$defs/...`;
 * `IntOrString` and `Quantity`, which the source spells as `oneOf` of two
   nullable types, become one `type` list (`oneOf` rejects `null`, which matches
   both branches, and is the slow path in every validator); Quantity strings get
   the quantity pattern the KubeRay CRDs carry (controller-gen's, read from a CRD);
-* `description`, `$id` and `x-kubernetes-*` annotations are dropped (size).
+* `description`, `$id` and `x-kubernetes-*` annotations are dropped (size), and
+  `$ref`s point into a local `#/$defs/` block that the loader assembles per kind
+  (gitops_ray/checks/builtin_schemas.py).
+
+Output, deduplicated across versions (most definitions are the same in every minor):
+* `definitions.json.gz`: `{"bodies": {digest: definition}, "versions": {K: {name: digest}}}`;
+* `index.json`: per version, its source and its kinds (apiVersion, kind, definition name);
+* `README.md`: provenance and licence.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import re
 import sys
@@ -30,24 +40,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-KUBERNETES_VERSION = "1.32.0"
+# the three newest minors kubernetes-validate ships (see docs/schemas.md); the last is the default
+KUBERNETES_VERSIONS = ("1.35.0", "1.36.0", "1.37.0")
 DEFS_PREFIX = "/api/_definitions.json#/$defs/"
-
-# (apiVersion, kind, file in kubernetes-validate)
-KINDS = (
-    ("v1", "Namespace", "namespace-v1.json"),
-    ("v1", "ServiceAccount", "serviceaccount-v1.json"),
-    ("rbac.authorization.k8s.io/v1", "Role", "role-rbac-v1.json"),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebinding-rbac-v1.json"),
-    ("v1", "ConfigMap", "configmap-v1.json"),
-    ("v1", "Secret", "secret-v1.json"),
-    ("v1", "Service", "service-v1.json"),
-    ("v1", "PersistentVolumeClaim", "persistentvolumeclaim-v1.json"),
-    ("networking.k8s.io/v1", "NetworkPolicy", "networkpolicy-networking-v1.json"),
-    ("v1", "ResourceQuota", "resourcequota-v1.json"),
-    ("v1", "LimitRange", "limitrange-v1.json"),
-    ("scheduling.k8s.io/v1", "PriorityClass", "priorityclass-scheduling-v1.json"),
-)
+META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 
 INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
@@ -66,7 +62,7 @@ def _clean(node: Any) -> Any:
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
-            if key in ("description", "$id") or key.startswith("x-kubernetes-"):
+            if key in ("description", "$id", "$schema") or key.startswith("x-kubernetes-"):
                 continue
             if key == "$ref" and isinstance(value, str):
                 value = "#/$defs/" + value.removeprefix(DEFS_PREFIX).removeprefix("#/$defs/")
@@ -79,40 +75,54 @@ def _clean(node: Any) -> Any:
     return node
 
 
-def _refs(node: Any, found: set[str]) -> None:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            found.add(ref.removeprefix(DEFS_PREFIX).removeprefix("#/$defs/"))
-        for value in node.values():
-            _refs(value, found)
-    elif isinstance(node, list):
-        for item in node:
-            _refs(item, found)
+def digest(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:20]
 
 
-def convert_kind(schema: dict[str, Any], definitions: dict[str, Any], quantity_pattern: str) -> dict[str, Any]:
-    needed: set[str] = set()
-    _refs(schema, needed)
-    closure: dict[str, Any] = {}
-    while needed:
-        name = needed.pop()
-        if name in closure:
+def kinds_of(definitions: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(apiVersion, kind, definition name) of every applicable kind in the definitions."""
+    out = []
+    for name, body in definitions.items():
+        if name.startswith(META):
             continue
-        if name not in definitions:
-            raise SystemExit(f"unresolvable $ref {name}")
-        closure[name] = definitions[name]
-        _refs(definitions[name], needed)
+        for gvk in body.get("x-kubernetes-group-version-kind") or ():
+            kind = gvk["kind"]
+            if kind.endswith("List"):
+                continue
+            api_version = f"{gvk['group']}/{gvk['version']}" if gvk["group"] else gvk["version"]
+            out.append((api_version, kind, name))
+    return sorted(set(out))
+
+
+def convert_version(definitions: dict[str, Any], quantity_pattern: str) -> dict[str, Any]:
     replacements = {
         INT_OR_STRING: {"type": ["integer", "string", "null"]},
         QUANTITY: {"type": ["string", "number", "null"], "pattern": quantity_pattern},
     }
-    defs = {name: replacements.get(name, body) for name, body in sorted(closure.items())}
-    out = _clean({**schema, "$defs": defs})
-    leftover = json.dumps(out).count('"oneOf"') + json.dumps(out).count('"anyOf"')
-    if leftover:
-        print(f"  note: {leftover} oneOf/anyOf left in {schema.get('title', '?')}", file=sys.stderr)
-    return dict(out)
+    return {name: replacements.get(name) or _clean(body) for name, body in sorted(definitions.items())}
+
+
+def build(package_root: Any, quantity_pattern: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(definitions store, index) for every bundled version."""
+    bodies: dict[str, Any] = {}
+    names: dict[str, dict[str, str]] = {}
+    versions: dict[str, Any] = {}
+    for version in KUBERNETES_VERSIONS:
+        source_dir = package_root / f"v{version}-local-strict"
+        raw = json.loads((source_dir / "_definitions.json").read_text())["$defs"]
+        converted = convert_version(raw, quantity_pattern)
+        names[version] = {}
+        for name, body in converted.items():
+            key = digest(body)
+            bodies[key] = body
+            names[version][name] = key
+        kinds = kinds_of(raw)
+        versions[version] = {
+            "source": f"kubernetes-json-schema/v{version}-local-strict",
+            "kinds": [{"apiVersion": a, "kind": k, "definition": n} for a, k, n in kinds],
+        }
+        print(f"Kubernetes {version}: {len(kinds)} kinds, {len(converted)} definitions", file=sys.stderr)
+    return {"bodies": dict(sorted(bodies.items())), "versions": names}, versions
 
 
 def main() -> int:
@@ -120,45 +130,42 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "schemas" / "kubernetes")
     args = parser.parse_args()
     package_version = metadata.version("kubernetes-validate")
-    schema_root = resources.files("kubernetes_validate") / "kubernetes-json-schema"
-    source_dir = schema_root / f"v{KUBERNETES_VERSION}-local-strict"
-    definitions = json.loads((source_dir / "_definitions.json").read_text())["$defs"]
-    pattern = _quantity_pattern()
-    target = args.out / f"v{KUBERNETES_VERSION}"
-    target.mkdir(parents=True, exist_ok=True)
-    items = []
-    for api_version, kind, name in KINDS:
-        schema = json.loads((source_dir / name).read_text())
-        converted = convert_kind(schema, definitions, pattern)
-        converted["title"] = f"{kind} {api_version} (Kubernetes {KUBERNETES_VERSION})"
-        (target / name).write_text(json.dumps(converted, sort_keys=True, separators=(",", ":")) + "\n")
-        items.append({"apiVersion": api_version, "kind": kind, "file": name})
-        print(f"{kind:22} {api_version:30} {name}")
-    source = (f"kubernetes-validate {package_version} (PyPI), "
-              f"kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict")
-    index = {"kubernetesVersion": KUBERNETES_VERSION, "source": source,
-             "generatedBy": "scripts/import_k8s_schemas.py", "schemas": items}
-    (target / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
-    (target / "README.md").write_text(README.format(version=KUBERNETES_VERSION, package=package_version,
-                                                    kinds=", ".join(kind for _, kind, _ in KINDS)))
+    package_root = resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    store, versions = build(package_root, _quantity_pattern())
+    args.out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(store, sort_keys=True, separators=(",", ":")).encode()
+    (args.out / "definitions.json.gz").write_bytes(gzip.compress(text, compresslevel=9, mtime=0))
+    index = {"package": f"kubernetes-validate {package_version} (PyPI)", "generatedBy": "scripts/import_k8s_schemas.py",
+             "default": KUBERNETES_VERSIONS[-1], "versions": versions}
+    (args.out / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+    (args.out / "README.md").write_text(README.format(
+        package=package_version, versions=", ".join(KUBERNETES_VERSIONS),
+        counts="; ".join(f"{v}: {len(i['kinds'])}" for v, i in versions.items()),
+        distinct=len(store["bodies"]),
+    ))
     return 0
 
 
-README = """# Kubernetes {version} core-kind schemas
+README = """# Built-in Kubernetes kind schemas: Kubernetes {versions}
 
-JSON Schemas (draft 2020-12) for {kinds}; `index.json` maps `(apiVersion, kind)` to the file.
+JSON Schemas (draft 2020-12) for every built-in kind of each version (kinds per version: {counts}):
+`index.json` lists them per version, `definitions.json.gz` holds the OpenAPI definitions they are
+assembled from, {distinct} distinct bodies shared by all versions (a definition that did not change
+between minors is stored once).
 
 **Source.** The PyPI package `kubernetes-validate` {package} (github.com/willthames/kubernetes-validate),
-directory `kubernetes_validate/kubernetes-json-schema/v{version}-local-strict/`: schemas generated from
-the Kubernetes v{version} OpenAPI specification with `additionalProperties: false` on every object (the
-API server's strict field validation). Licensed under the Apache License 2.0 (see ../LICENSE); the
-OpenAPI specification they derive from is copyright The Kubernetes Authors, also Apache-2.0.
+directories `kubernetes_validate/kubernetes-json-schema/v<K>-local-strict/`: schemas generated from
+the Kubernetes OpenAPI specification of each version with `additionalProperties: false` on every object
+(the API server's strict field validation). kubernetes-validate is licensed under the Apache License 2.0
+(see LICENSE); the OpenAPI specification they derive from is copyright The Kubernetes Authors, also
+Apache-2.0.
 
-**Produced by** `scripts/import_k8s_schemas.py`; do not edit by hand. The script only rearranges: each
-kind's `$ref`s into the shared `_definitions.json` are resolved into a local `$defs` block so every file
-is self-contained; `IntOrString` and `Quantity` become `type` lists instead of a `oneOf` (with
-controller-gen's quantity pattern, read from a bundled KubeRay CRD); descriptions, `$id` and
-`x-kubernetes-*` annotations are dropped. See docs/schemas.md.
+**Produced by** `scripts/import_k8s_schemas.py`; do not edit by hand. The script only rearranges:
+descriptions, `$id` and `x-kubernetes-*` annotations are dropped; `IntOrString` and `Quantity` become
+`type` lists instead of a `oneOf` (with controller-gen's quantity pattern, read from a bundled KubeRay
+CRD); identical definitions are stored once. gitops_ray/checks/builtin_schemas.py assembles one
+self-contained schema per kind (its definition plus the definitions it reaches, under `$defs`).
+See docs/schemas.md.
 """
 
 

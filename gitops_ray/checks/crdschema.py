@@ -14,7 +14,9 @@ v1.5.1 samples for want of them; see ../shared/docs/validation-perf.md):
 * `required` entries that have a `default`: the server defaults before it
   checks `required`, so they are dropped. Callers validating raw manifests
   should also drop nulls in non-nullable fields (`prune_nulls`), as the server does.
-* Go RE2 `pattern`s are Python-compatible for every pattern the KubeRay CRDs use.
+* Go RE2 `pattern`s are Python- and ECMA-compatible for every pattern the KubeRay CRDs use; the one
+  RE2 construct other bundled CRDs use that neither accepts, a case-insensitive `(?i)` after `^`
+  (prometheus-operator), is spelled out as `[aA]`-style classes (`portable_pattern`).
 * The root gets `apiVersion`/`kind` enums and the standard ObjectMeta fields
   (`OBJECT_META`): a CRD schema says only `metadata: {type: object}`, but the
   API server checks custom resources' metadata like any object's.
@@ -33,7 +35,7 @@ from typing import Any
 
 DIALECT = "http://json-schema.org/draft-07/schema#"
 
-CONVERTER_VERSION = "2"
+CONVERTER_VERSION = "3"
 """Bumped whenever the output of this module changes: part of every cache key and
 recorded in the committed schemas' index, so stale conversions are never used."""
 
@@ -95,6 +97,8 @@ def _convert(node: dict[str, Any], *, strict: bool, descriptions: bool, preserve
     for key in _PASSTHROUGH:
         if key in node and (descriptions or key != "description"):
             out[key] = copy.deepcopy(node[key])
+    if isinstance(out.get("pattern"), str):
+        out["pattern"] = portable_pattern(out["pattern"])
     if out.get("format") in ("int32", "int64", "int-or-string"):
         del out["format"]  # type-matching hints only; the server does no range check
 
@@ -145,6 +149,56 @@ def _convert(node: dict[str, Any], *, strict: bool, descriptions: bool, preserve
             ]
     if "not" in node:
         out["not"] = _convert(node["not"], strict=False, descriptions=descriptions, preserve=True)
+    return out
+
+
+def portable_pattern(pattern: str) -> str:
+    """An RE2 pattern with an inline `(?i)` rewritten without it, for Python's `re` (which allows
+    flags only at the very start) and ECMA regexes (no inline flags): from the flag on, every ASCII
+    letter matches both cases (`a` -> `[aA]`, `[a-z]` -> `[a-zA-Z]`)."""
+    at = pattern.find("(?i)")
+    if at < 0:
+        return pattern
+    head, rest = pattern[:at], pattern[at + 4:].replace("(?i)", "")
+    out: list[str] = []
+    i = 0
+    while i < len(rest):
+        char = rest[i]
+        if char == "\\" and i + 1 < len(rest):
+            out.append(rest[i:i + 2])
+            i += 2
+        elif char == "[":
+            end = i + 1
+            while end < len(rest) and (rest[end] != "]" or end == i + 1 or rest[end - 1] == "\\"):
+                end += 1
+            body = rest[i + 1:end]
+            extra = "".join(_swapped_ranges(body))
+            out.append(f"[{body}{extra}]")
+            i = end + 1
+        elif char.isascii() and char.isalpha():
+            out.append(f"[{char.lower()}{char.upper()}]")
+            i += 1
+        else:
+            out.append(char)
+            i += 1
+    return head + "".join(out)
+
+
+def _swapped_ranges(body: str) -> list[str]:
+    """The other-case counterparts of the letters and letter ranges in a character class body."""
+    out: list[str] = []
+    i = 1 if body.startswith("^") else 0
+    while i < len(body):
+        if body[i] == "\\":
+            i += 2
+            continue
+        if i + 2 < len(body) and body[i + 1] == "-" and body[i].isalpha() and body[i + 2].isalpha():
+            out.append(f"{body[i].swapcase()}-{body[i + 2].swapcase()}")
+            i += 3
+            continue
+        if body[i].isascii() and body[i].isalpha():
+            out.append(body[i].swapcase())
+        i += 1
     return out
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gitops_ray.checks import syntax
+from gitops_ray.checks import k8s_values, kuberay_names, syntax
+from gitops_ray.checks.hits import Hit as Hit
 from gitops_ray.findings import Severity
 
 if TYPE_CHECKING:
@@ -37,9 +37,10 @@ RULES: dict[str, str] = {
     "kuberay:autoscaler-restart-policy": "autoscaler v2 needs restartPolicy Never or unset",
     "kuberay:autoscaler-env": "autoscalerOptions.env does not set KUBERAY_GEN_AUTOSCALER_START_CMD",
     "kuberay:auth": "token auth needs rayVersion >= 2.52.0; Kubernetes token auth rules",
-    "kuberay:history-server": "historyServerOptions collector settings",
+    "kuberay:history-server": "historyServerOptions collector settings, per storage backend; no container named "
+                              "ray-history-collector",
     "kuberay:network-policy": "networkPolicy rules consistent with its mode; worker group names exist",
-    "kuberay:tls": "with tlsOptions, no operator-managed TLS env vars or mounts",
+    "kuberay:tls": "with tlsOptions, no operator-managed TLS env vars or mounts (head, workers, autoscaler)",
     "kuberay:upgrade-strategy": "RayCluster upgradeStrategy only on standalone RayClusters",
 }
 
@@ -57,16 +58,14 @@ GATE_DEFAULTS: dict[str, tuple[tuple[str, bool], ...]] = {
 _V2_ENV = "RAY_enable_autoscaler_v2"
 _RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
 _TLS_ENV = ("RAY_USE_TLS", "RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT")
+_COLLECTOR_CONTAINER = "ray-history-collector"  # constant.go CollectorContainerName (v1.7.0)
+# STORAGE_BACKEND -> env vars it needs (validation.go validateCollectorOptions, v1.7.0; AZUREBLOB depends on
+# AZURE_STORAGE_AUTH_MODE and is handled apart)
+_BACKEND_ENV: dict[str, tuple[str, ...]] = {
+    "GCS": ("GCS_BUCKET",), "S3": ("S3_REGION",), "ALIYUNOSS": ("OSS_BUCKET", "OSS_ENDPOINT", "OSS_REGION"),
+}
 _COLLECTOR_ENV = ("POD_IP", "FQ_RAY_IP", "RAY_CLUSTER_NAME", "RAY_CLUSTER_NAMESPACE", "RAY_ROLE", "OWNER_KIND",
                   "OWNER_NAME", "EVENTS_PORT")
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    path: Path
-    rule: str
-    message: str
-    severity: Severity = Severity.ERROR
 
 
 @functools.cache
@@ -147,6 +146,8 @@ def check_cluster(spec: dict[str, Any], at: Path, ctx: Context, *, embedded: boo
         yield from _group(group, ctx, autoscaling=autoscaling, v2=v2, is_head=group is head,
                           ray_version=spec.get("rayVersion"))
     yield from _unique_names(workers)
+    yield from _k8s_values(spec, at, head, workers, ctx)
+    yield from kuberay_names.cluster_children(spec, at, embedded=embedded)
     yield from _gcs(spec, at, head, ctx)
     yield from _autoscaler(spec, at, head, workers, ctx, autoscaling=autoscaling, v2_env=(v2_env, v2_value))
     yield from _auth(spec, at, ctx)
@@ -156,6 +157,22 @@ def check_cluster(spec: dict[str, Any], at: Path, ctx: Context, *, embedded: boo
         yield Hit((*at, "upgradeStrategy"), "kuberay:upgrade-strategy",
                   "upgradeStrategy can be set only on a RayCluster created directly, not one embedded in a "
                   "RayJob or RayService")
+
+
+def _k8s_values(spec: dict[str, Any], at: Path, head: _Group, workers: list[_Group],
+                ctx: Context) -> Iterator[Hit]:
+    """Kubernetes closed sets in what the operator turns into Pods and Services: nothing checks them before
+    the operator's create fails (k8s_values)."""
+    for group in (head, *workers):
+        yield from k8s_values.pod_template(group.spec.get("template"), (*group.at, "template"))
+    yield from k8s_values.one_of(head.spec, "serviceType", k8s_values.SERVICE_TYPES, head.at)
+    yield from k8s_values.service_spec(_d(_d(head.spec.get("headService")).get("spec")),
+                                       (*head.at, "headService", "spec"))
+    options = _d(spec.get("autoscalerOptions"))
+    yield from k8s_values.one_of(options, "imagePullPolicy", k8s_values.PULL_POLICIES, (*at, "autoscalerOptions"))
+    storage = _d(_d(spec.get("gcsFaultToleranceOptions")).get("storage"))
+    yield from k8s_values.access_modes(storage.get("accessModes"),
+                                       (*at, "gcsFaultToleranceOptions", "storage", "accessModes"))
 
 
 def _group(group: _Group, ctx: Context, *, autoscaling: bool, v2: bool, is_head: bool,
@@ -196,7 +213,7 @@ def _group(group: _Group, ctx: Context, *, autoscaling: bool, v2: bool, is_head:
                       f"priority needs rayVersion 2.56.0 or later (rayVersion is {ray_version or 'not set'})")
         elif not v2:
             yield Hit((*group.at, "priority"), "kuberay:priority", "priority needs autoscaler v2")
-    if group.spec.get("suspend") is True and ctx.since("1.4"):
+    if group.spec.get("suspend") is True and ctx.since("1.3"):  # v1.3.2 validation.go already checks both
         yield from ctx.needs_gate("RayJobDeletionPolicy", (*group.at, "suspend"), "suspending a worker group")
         if autoscaling:
             yield Hit((*group.at, "suspend"), "kuberay:worker-group-suspend",
@@ -244,7 +261,7 @@ def _gcs(spec: dict[str, Any], at: Path, head: _Group, ctx: Context) -> Iterator
                   "the ray.io/ft-enabled annotation and gcsFaultToleranceOptions are both set; use only "
                   "gcsFaultToleranceOptions")
     enabled = str(annotation).lower() == "true" or isinstance(options, dict)
-    if not enabled and ctx.since("1.4") and _env(head_env, "RAY_REDIS_ADDRESS")[0]:
+    if not enabled and ctx.since("1.3") and _env(head_env, "RAY_REDIS_ADDRESS")[0]:  # in v1.3.2 validation.go
         yield Hit((*head.at, "template", "spec", "containers", 0, "env"), rule,
                   "RAY_REDIS_ADDRESS implicitly enables GCS fault tolerance; set gcsFaultToleranceOptions instead")
     if isinstance(options, dict):
@@ -272,7 +289,10 @@ def _gcs_backend(options: dict[str, Any], at: Path, head: _Group, ctx: Context) 
         if storage is not None:
             yield Hit((*at, "storage"), rule, "storage applies only to the rocksdb backend")
         return
-    yield from ctx.needs_gate("GCSFaultToleranceEmbeddedStorage", (*at, "backend"), "the rocksdb GCS backend")
+    gate_hits = list(ctx.needs_gate("GCSFaultToleranceEmbeddedStorage", (*at, "backend"), "the rocksdb GCS backend"))
+    yield from gate_hits
+    if gate_hits:  # the operator stops at the gate; its other checks apply once the gate is on
+        return
     for key in ("redisAddress", "redisUsername", "redisPassword", "externalStorageNamespace"):
         if options.get(key):
             yield Hit((*at, key), rule, f"{key} cannot be set with the rocksdb backend")
@@ -289,6 +309,10 @@ def _gcs_backend(options: dict[str, Any], at: Path, head: _Group, ctx: Context) 
         if _d(mount).get("name") == "gcs-storage" or _d(mount).get("mountPath") == "/data/gcs":
             yield Hit((*head.at, "template", "spec", "containers", 0, "volumeMounts"), rule,
                       "the gcs-storage mount (/data/gcs) is managed by the operator with the rocksdb backend")
+    for i, volume in enumerate(_list(head.pod.get("volumes"))):
+        if _d(volume).get("name") == "gcs-storage":
+            yield Hit((*head.at, "template", "spec", "volumes", i, "name"), rule,
+                      "the gcs-storage volume is managed by the operator with the rocksdb backend")
 
 
 def _autoscaler(spec: dict[str, Any], at: Path, head: _Group, workers: list[_Group], ctx: Context, *,
@@ -346,20 +370,32 @@ def _alpha_features(spec: dict[str, Any], at: Path, head: _Group, workers: list[
     history = spec.get("historyServerOptions")
     if isinstance(history, dict):
         where = (*at, "historyServerOptions")
-        yield from ctx.needs_gate("RayClusterHistoryServer", where, "historyServerOptions")
+        gate_hits = list(ctx.needs_gate("RayClusterHistoryServer", where, "historyServerOptions"))
+        yield from gate_hits
         collector = history.get("collectorOptions")
-        if not isinstance(collector, dict):
+        if gate_hits:  # the operator stops at the gate (validation.go v1.7.0); the rest needs it on
+            pass
+        elif not isinstance(collector, dict):
             yield Hit(where, "kuberay:history-server", "historyServerOptions.collectorOptions must be set")
         else:
             yield from _collector(collector, (*where, "collectorOptions"))
+        for group in (head, *workers) if not gate_hits else ():
+            for i, item in enumerate(group.containers):
+                if _d(item).get("name") == _COLLECTOR_CONTAINER:
+                    yield Hit((*group.at, "template", "spec", "containers", i, "name"), "kuberay:history-server",
+                              f"{group.label}: the container name {_COLLECTOR_CONTAINER} is reserved for the "
+                              "history server collector the operator adds")
     policy = spec.get("networkPolicy")
     if isinstance(policy, dict):
-        yield from ctx.needs_gate("RayClusterNetworkPolicy", (*at, "networkPolicy"), "networkPolicy")
-        yield from _network_policy(policy, (*at, "networkPolicy"), workers)
+        gate_hits = list(ctx.needs_gate("RayClusterNetworkPolicy", (*at, "networkPolicy"), "networkPolicy"))
+        yield from gate_hits
+        if not gate_hits:
+            yield from _network_policy(policy, (*at, "networkPolicy"), workers)
     tls = spec.get("tlsOptions")
     if isinstance(tls, dict):
-        yield from ctx.needs_gate("RayClusterMTLS", (*at, "tlsOptions"), "tlsOptions")
-        if tls.get("enabled") is True:
+        gate_hits = list(ctx.needs_gate("RayClusterMTLS", (*at, "tlsOptions"), "tlsOptions"))
+        yield from gate_hits
+        if tls.get("enabled") is True and not gate_hits:
             yield from _tls(spec, at, (head, *workers))
 
 
@@ -371,8 +407,38 @@ def _collector(collector: dict[str, Any], at: Path) -> Iterator[Hit]:
     for name in _COLLECTOR_ENV:
         if name in env:
             yield Hit((*at, "env"), rule, f"collectorOptions.env must not set {name} (the operator injects it)")
-    if not env.get("STORAGE_BACKEND", {}).get("value"):
+    backend = env.get("STORAGE_BACKEND", {}).get("value")
+    if not backend:
         yield Hit((*at, "env"), rule, "collectorOptions.env must set STORAGE_BACKEND to a literal value")
+        return
+    yield from _collector_backend(str(backend), env, at)
+
+
+def _collector_backend(backend: str, env: dict[Any, dict[str, Any]], at: Path) -> Iterator[Hit]:
+    """The variables each storage backend needs (a value or a valueFrom); unknown backends are not checked."""
+    rule = "kuberay:history-server"
+
+    def has(name: str) -> bool:
+        var = env.get(name, {})
+        return bool(var.get("value")) or var.get("valueFrom") is not None
+
+    kind = backend.upper()
+    for name in _BACKEND_ENV.get(kind, ()):
+        if not has(name):
+            yield Hit((*at, "env"), rule, f"collectorOptions.env must set {name} when STORAGE_BACKEND is {kind}")
+    if kind != "AZUREBLOB":
+        return
+    mode = str(env.get("AZURE_STORAGE_AUTH_MODE", {}).get("value") or "").strip().lower()
+    if mode == "connection_string" and not has("AZURE_STORAGE_CONNECTION_STRING"):
+        yield Hit((*at, "env"), rule, "collectorOptions.env must set AZURE_STORAGE_CONNECTION_STRING when "
+                  "STORAGE_BACKEND is AZUREBLOB and AZURE_STORAGE_AUTH_MODE is connection_string")
+    elif mode in ("workload_identity", "default") and not has("AZURE_STORAGE_ACCOUNT_URL"):
+        yield Hit((*at, "env"), rule, f"collectorOptions.env must set AZURE_STORAGE_ACCOUNT_URL when STORAGE_BACKEND "
+                  f"is AZUREBLOB and AZURE_STORAGE_AUTH_MODE is {mode}")
+    elif mode not in ("connection_string", "workload_identity", "default") and not (
+            has("AZURE_STORAGE_CONNECTION_STRING") or has("AZURE_STORAGE_ACCOUNT_URL")):
+        yield Hit((*at, "env"), rule, "collectorOptions.env must set AZURE_STORAGE_CONNECTION_STRING or "
+                  "AZURE_STORAGE_ACCOUNT_URL when STORAGE_BACKEND is AZUREBLOB")
 
 
 def _network_policy(policy: dict[str, Any], at: Path, workers: list[_Group]) -> Iterator[Hit]:
@@ -417,3 +483,7 @@ def _tls(spec: dict[str, Any], at: Path, groups: tuple[_Group, ...]) -> Iterator
         if _env(options, name)[0]:
             yield Hit((*at, "autoscalerOptions", "env"), rule, f"autoscalerOptions.env: {name} is managed by the "
                       "operator when tlsOptions is set")
+    for i, mount in enumerate(_list(options.get("volumeMounts"))):
+        if _d(mount).get("name") == "ray-tls" or _d(mount).get("mountPath") == "/etc/ray/tls":
+            yield Hit((*at, "autoscalerOptions", "volumeMounts", i), rule,
+                      "autoscalerOptions.volumeMounts: the ray-tls mount (/etc/ray/tls) is managed by the operator")

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from gitops_ray.checks import k8s_values, kuberay_names, syntax
 from gitops_ray.checks import kuberay_cluster_rules as cluster
-from gitops_ray.checks import syntax
 from gitops_ray.findings import Severity
 
 if TYPE_CHECKING:
@@ -32,9 +32,12 @@ PathElem = str | int
 Path = tuple[PathElem, ...]
 
 RULES: dict[str, str] = {
-    "kuberay:name-format": "metadata.name is a DNS-1035 label (the operator derives Service names from it)",
-    "kuberay:name-length": "name length: RayCluster <= 53, RayJob/RayService <= 47, RayCronJob <= 36",
+    **kuberay_names.RULES,
     "kuberay:feature-gate": "a field that needs an operator feature gate",
+    "kuberay:enum": "a KubeRay string field with a closed set of values the CRD schema does not enumerate "
+                    "(submissionMode, deletionPolicy)",
+    "k8s:enum": "a Kubernetes string field with a closed set of values (imagePullPolicy, restartPolicy, Service "
+                "type, port protocol, access modes, ...), in pod templates and Services too",
     **cluster.RULES,
     "kuberay:suspend-needs-shutdown": "RayJob suspend needs shutdownAfterJobFinishes: true",
     "kuberay:ttl-needs-shutdown": "ttlSecondsAfterFinished > 0 needs shutdownAfterJobFinishes: true; it is >= 0",
@@ -58,7 +61,13 @@ RULES: dict[str, str] = {
     "kuberay:time-zone": "RayCronJob timeZone is a known IANA zone",
 }
 
-_NAME_LIMITS = {"RayCluster": 53, "RayJob": 47, "RayService": 47}
+# JobSubmissionMode values (ray-operator/apis/ray/v1/rayjob_types.go): HTTPMode from v1.1.0, InteractiveMode
+# from v1.3.0, SidecarMode from v1.5.0 (kuberay-facts §1.2); the CRD has no enum, and the controller treats an
+# unknown mode as "submit nothing", so a misspelt mode applies cleanly and the job never runs.
+SUBMISSION_MODES: tuple[tuple[str, str], ...] = (
+    ("K8sJobMode", "1.0"), ("HTTPMode", "1.1"), ("InteractiveMode", "1.3"), ("SidecarMode", "1.5"))
+# DeletionPolicy (v1.3-v1.4 rayjob_types.go; no enum in those CRDs; replaced by deletionStrategy in v1.5.0)
+DELETION_POLICIES = ("DeleteCluster", "DeleteWorkers", "DeleteSelf", "DeleteNone")
 _INCREMENTAL = "NewClusterWithIncrementalUpgrade"
 
 
@@ -70,7 +79,7 @@ def check(kind: str, body: Mapping[str, Any], *, kuberay_version: str,
     """Every operator rule violated by one schema-valid KubeRay object."""
     ctx = cluster.Context(kuberay_version, operator, _d(_d(body.get("metadata")).get("annotations")))
     spec = _d(body.get("spec"))
-    hits = list(_metadata(kind, _d(body.get("metadata")), ctx))
+    hits = list(kuberay_names.metadata(kind, _d(body.get("metadata")), ctx, spec))
     if kind == "RayCluster":
         hits += cluster.check_cluster(spec, ("spec",), ctx, embedded=False)
     elif kind == "RayJob":
@@ -90,26 +99,6 @@ def _int(value: Any, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-# --------------------------------------------------------------------------- metadata
-
-
-def _metadata(kind: str, meta: dict[str, Any], ctx: cluster.Context) -> Iterator[cluster.Hit]:
-    name = meta.get("name")
-    if not isinstance(name, str) or not ctx.since("1.4"):
-        return
-    at: Path = ("metadata", "name")
-    limit = _NAME_LIMITS.get(kind)
-    if kind == "RayCronJob" and ctx.since("1.7"):
-        limit = 36
-    if limit is not None and len(name) > limit:
-        yield cluster.Hit(at, "kuberay:name-length",
-                          f"{kind} name is {len(name)} characters; the operator allows at most {limit} "
-                          f"(it appends suffixes to derive child object names)")
-    problem = syntax.dns1035_label(name)
-    if problem:
-        yield cluster.Hit(at, "kuberay:name-format", f"{kind} name {name!r} is not a valid DNS-1035 label: {problem}")
-
-
 # --------------------------------------------------------------------------- RayJob
 
 
@@ -119,8 +108,14 @@ def _job(spec: dict[str, Any], at: Path, ctx: cluster.Context) -> Iterator[clust
     cluster_spec = spec.get("rayClusterSpec")
     mode = spec.get("submissionMode") or "K8sJobMode"
     backoff = spec.get("backoffLimit")
+    modes = [m for m, since in SUBMISSION_MODES if ctx.since(since)]
+    yield from _closed(spec, "submissionMode", modes, at, ctx, "the operator submits nothing for an unknown mode")
     autoscaling = isinstance(cluster_spec, dict) and cluster_spec.get("enableInTreeAutoscaling") is True
 
+    template = spec.get("submitterPodTemplate")
+    if isinstance(template, dict):  # the submitter is a batch/v1 Job: its Pods restart OnFailure or Never
+        yield from k8s_values.pod_template(template, (*at, "submitterPodTemplate"), restart=("OnFailure", "Never"),
+                                           restart_why="the submitter is a Kubernetes Job")
     if spec.get("suspend") is True and not shutdown:
         yield cluster.Hit((*at, "suspend"), "kuberay:suspend-needs-shutdown",
                           "a RayJob can be suspended only with shutdownAfterJobFinishes: true")
@@ -197,6 +192,16 @@ def _job_values(spec: dict[str, Any], at: Path, ctx: cluster.Context) -> Iterato
                               "the submission would fail")
 
 
+def _closed(spec: dict[str, Any], key: str, allowed: Any, at: Path, ctx: cluster.Context,
+            why: str) -> Iterator[cluster.Hit]:
+    value = spec.get(key)
+    if isinstance(value, str) and value not in allowed:
+        suffix = f"; {why}" if why else ""
+        yield cluster.Hit((*at, key), "kuberay:enum",
+                          f"{key} {value!r} is not one of: {', '.join(allowed)} (KubeRay {ctx.kuberay_version})"
+                          f"{suffix}")
+
+
 def _yaml_mapping_problem(text: str) -> str | None:
     """Why `text` is not a YAML mapping (the operator unmarshals it into a map), or None.
     Composing is enough: it checks the syntax and the root's shape without building values."""
@@ -218,6 +223,7 @@ def _deletion_policy(spec: dict[str, Any], at: Path, ctx: cluster.Context, *, sh
         return
     where = (*at, "deletionPolicy")
     yield from ctx.needs_gate("RayJobDeletionPolicy", where, "deletionPolicy")
+    yield from _closed(spec, "deletionPolicy", DELETION_POLICIES, at, ctx, "")
     if selector and policy in ("DeleteCluster", "DeleteWorkers"):
         yield cluster.Hit(where, "kuberay:deletion-policy", f"deletionPolicy {policy} is not supported with "
                           "clusterSelector")
@@ -323,6 +329,8 @@ def _service(spec: dict[str, Any], ctx: cluster.Context) -> Iterator[cluster.Hit
         yield cluster.Hit((*at, "rayClusterConfig", "authOptions", "enableK8sTokenAuth"), "kuberay:auth",
                           "Kubernetes token auth is not supported for RayService")
     yield from cluster.check_cluster(config, (*at, "rayClusterConfig"), ctx, embedded=True)
+    serve = _d(spec.get("serveService"))
+    yield from k8s_values.service_spec(_d(serve.get("spec")), (*at, "serveService", "spec"))
     head = _d(config.get("headGroupSpec"))
     if _d(_d(head.get("headService")).get("metadata")).get("name"):
         yield cluster.Hit((*at, "rayClusterConfig", "headGroupSpec", "headService", "metadata", "name"),
@@ -406,6 +414,7 @@ def _serve_port(spec: dict[str, Any], head: dict[str, Any], ctx: cluster.Context
 def _cronjob(spec: dict[str, Any], ctx: cluster.Context) -> Iterator[cluster.Hit]:
     at: Path = ("spec",)
     yield from ctx.needs_gate("RayCronJob", ("kind",), "RayCronJob")
+    # from v1.7.0 ValidateRayCronJobSpec also checks the name (kuberay_names.metadata)
     schedule = spec.get("schedule")
     if isinstance(schedule, str):
         if ctx.since("1.7") and "TZ" in schedule:

@@ -1,16 +1,19 @@
-"""The schema catalogue: which KubeRay versions we can validate against, and where their schemas live.
+"""The schema catalogue: which KubeRay and Kubernetes versions we can validate against, and where
+their schemas live.
 
-Two catalogues with one layout, `<root>/kuberay/<X.Y.Z>/index.json` beside the
-converted JSON Schemas (`raycluster-v1.json`, ...) and the CRDs they came from
-(`crds/*.yaml.gz`):
+* KubeRay: `<root>/kuberay/<X.Y.Z>/index.json` beside the converted JSON
+  Schemas (`raycluster-v1.json`, ...) and the CRDs they came from
+  (`crds/*.yaml.gz`), in two catalogues with one layout: bundled (the
+  repository's `schemas/`, regenerated with `gitops-ray schemas import --into
+  schemas`) and imported (`$GITOPS_RAY_SCHEMA_DIR`, else
+  `$XDG_CACHE_HOME/gitops-ray/schemas`), an imported version shadowing a
+  bundled one of the same number;
+* Kubernetes: every built-in kind of the bundled minor versions
+  (`schemas/kubernetes/`, builtin_schemas.py);
+* other custom resources: the CRDs Ray platforms deploy beside Ray, bundled,
+  and imported ones (`schemas/crds/`, crd_catalogue.py).
 
-* bundled: the repository's `schemas/` (committed; regenerated with
-  `gitops-ray schemas import --into schemas`), plus `schemas/kubernetes/v<K>/`
-  for the core kinds, converted from kubernetes-validate by
-  scripts/import_k8s_schemas.py;
-* imported: `$GITOPS_RAY_SCHEMA_DIR`, else `$XDG_CACHE_HOME/gitops-ray/schemas`
-  (`~/.cache/...`), written by `gitops-ray schemas import --crd FILE`. An
-  imported version shadows a bundled one of the same number.
+A `SchemaSet` is one KubeRay version + one Kubernetes version + the other CRDs.
 
 Converting a CRD costs ~0.5 s (mostly YAML); loading a converted schema ~3 ms.
 Conversions are therefore cached on disk keyed by the digest of their input and
@@ -25,39 +28,36 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import gzip
 import hashlib
-import json
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitops_ray.checks.crdschema import CONVERTER_VERSION, CRDFormatError, ServedVersion, crd_to_jsonschemas
+from gitops_ray.checks import builtin_schemas, crd_catalogue
+from gitops_ray.checks.catalogue_io import (
+    INDEX,
+    SchemaEntry,
+    cache_home,
+    load_schema,
+    parse_crds,
+    read_crd_file,
+    read_index,
+    schema_file_name,
+    store_crd,
+    user_dir,
+    write_json,
+)
+from gitops_ray.checks.crdschema import CONVERTER_VERSION, ServedVersion
 from gitops_ray.errors import ExitCode, SchemaError
 
+__all__ = ["INDEX", "SchemaEntry", "SchemaSet", "load_schema", "read_crd_file", "schema_file_name", "user_dir"]
+
 BUNDLED_ROOT = Path(__file__).resolve().parents[2] / "schemas"
-KUBERNETES_VERSION = "1.32.0"
-INDEX = "index.json"
 RAY_GROUP = "ray.io"
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
-
-
-@dataclass(frozen=True, slots=True)
-class SchemaEntry:
-    """One (apiVersion, kind) and the file holding its JSON Schema."""
-
-    api_version: str
-    kind: str
-    path: Path
-    origin: str  # "bundled", "imported" or "cache" (re-derived from a stale index)
-    source: str  # provenance, for `schemas list` and messages
-    crd: bool  # a custom resource: nulls are pruned as the API server does
-    deprecated: bool = False
-    deprecation_warning: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,22 +79,16 @@ class ImportResult:
 # --------------------------------------------------------------------------- locations
 
 
-def _cache_home() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gitops-ray"
-
-
-def user_dir() -> Path:
-    """Where `schemas import` writes by default, and the imported catalogue is read from."""
-    configured = os.environ.get("GITOPS_RAY_SCHEMA_DIR")
-    return Path(configured).expanduser() if configured else _cache_home() / "schemas"
-
-
 def conversion_cache_dir() -> Path:
-    return _cache_home() / "converted"
+    return cache_home() / "converted"
 
 
 def bundled_root() -> Path:
     return BUNDLED_ROOT
+
+
+def kubernetes_root() -> Path:
+    return bundled_root() / "kubernetes"
 
 
 # --------------------------------------------------------------------------- versions
@@ -113,17 +107,6 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def _read_index(directory: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((directory / INDEX).read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as err:
-        raise SchemaError(f"{directory / INDEX}: unreadable schema index: {err}",
-                          exit_code=ExitCode.ERROR) from None
-    return data if isinstance(data, dict) else None
-
-
 def _version_dirs(root: Path) -> Iterable[Path]:
     base = root / "kuberay"
     if not base.is_dir():
@@ -133,7 +116,7 @@ def _version_dirs(root: Path) -> Iterable[Path]:
 
 @functools.cache
 def _load_version(directory: Path, origin: str) -> VersionInfo | None:
-    index = _read_index(directory)
+    index = read_index(directory)
     if index is None:
         return None
     version = str(index.get("kuberayVersion") or directory.name)
@@ -213,33 +196,40 @@ def select_version(requested: str | None) -> str:
 # --------------------------------------------------------------------------- lookups
 
 
+def select_kubernetes_version(requested: str | None) -> str:
+    """`--kubernetes-version`, else the environment's `kubernetesVersion`, else the newest bundled."""
+    return builtin_schemas.select(kubernetes_root(), requested)
+
+
+def kubernetes_versions() -> list[str]:
+    return list(builtin_schemas.catalogue(kubernetes_root()).versions)
+
+
 @functools.cache
-def _kubernetes_entries(root: Path) -> tuple[SchemaEntry, ...]:
-    directory = root / "kubernetes" / f"v{KUBERNETES_VERSION}"
-    index = _read_index(directory)
-    if index is None:
-        return ()
-    source = str(index.get("source", "kubernetes"))
+def _builtin_entries(root: Path, version: str) -> tuple[SchemaEntry, ...]:
+    info = builtin_schemas.catalogue(root).versions[version]
     return tuple(
-        SchemaEntry(api_version=item["apiVersion"], kind=item["kind"], path=directory / item["file"],
-                    origin="bundled", source=source, crd=False)
-        for item in index.get("schemas", ())
+        SchemaEntry(api_version=k.api_version, kind=k.kind, path=root / "definitions.json.gz", origin="bundled",
+                    source=info.source, crd=False, builtin=f"{version}:{k.definition}")
+        for k in info.kinds
     )
 
 
 class SchemaSet:
-    """The schemas one validation run uses: one KubeRay version plus the pinned core kinds."""
+    """The schemas one validation run uses: one KubeRay version, one Kubernetes version's built-in
+    kinds, and the other custom resources (bundled platform CRDs and imported ones)."""
 
-    def __init__(self, kuberay_version: str) -> None:
+    def __init__(self, kuberay_version: str, kubernetes_version: str | None = None) -> None:
         info = catalogue().get(kuberay_version)
         if info is None:
             raise SchemaError(f"no schemas for KubeRay {kuberay_version}")
         self.kuberay_version = kuberay_version
-        self.kubernetes_version = KUBERNETES_VERSION
+        self.kubernetes_version = select_kubernetes_version(kubernetes_version)
         self.info = info
         self._by_key: dict[tuple[str, str], SchemaEntry] = {
-            (e.api_version, e.kind): e for e in _kubernetes_entries(bundled_root())
+            (e.api_version, e.kind): e for e in _builtin_entries(kubernetes_root(), self.kubernetes_version)
         }
+        self._by_key.update(crd_catalogue.entries(bundled_root(), user_dir()))
         self._by_key.update({(e.api_version, e.kind): e for e in info.entries})
 
     def lookup(self, api_version: str, kind: str) -> SchemaEntry | None:
@@ -252,130 +242,57 @@ class SchemaSet:
         """The apiVersions this kind of this group has schemas for (`ray.io/v1`, ...)."""
         return sorted(api for api, k in self._by_key if k == kind and api.rpartition("/")[0] == group)
 
+    def is_builtin_group(self, group: str) -> bool:
+        return builtin_schemas.is_builtin_group(kubernetes_root(), group)
 
-@functools.cache
-def schema_set(kuberay_version: str) -> SchemaSet:
-    return SchemaSet(kuberay_version)
-
-
-def schema_for(kuberay_version: str, api_version: str, kind: str) -> dict[str, Any] | None:
-    entry = schema_set(select_version(kuberay_version)).lookup(api_version, kind)
-    return load_schema(entry.path) if entry is not None else None
+    def unserved_builtin(self, api_version: str, kind: str) -> tuple[str, str]:
+        """(message, "apiVersion" or "kind") for a built-in group's kind this Kubernetes version lacks."""
+        return builtin_schemas.unserved_message(kubernetes_root(), self.kubernetes_version, api_version, kind)
 
 
 @functools.cache
-def load_schema(path: Path) -> dict[str, Any]:
-    try:
-        schema = json.loads(path.read_bytes())
-    except (OSError, ValueError) as err:
-        raise SchemaError(f"{path}: cannot load schema: {err}", exit_code=ExitCode.ERROR) from None
-    if not isinstance(schema, dict):
-        raise SchemaError(f"{path}: not a JSON Schema object", exit_code=ExitCode.ERROR)
-    return schema
+def schema_set(kuberay_version: str, kubernetes_version: str | None = None) -> SchemaSet:
+    return SchemaSet(kuberay_version, kubernetes_version)
+
+
+def entry_schema(entry: SchemaEntry) -> dict[str, Any]:
+    """The JSON Schema of an entry: a file, or a built-in kind assembled from the definitions."""
+    if entry.builtin:
+        version, _, definition = entry.builtin.partition(":")
+        return builtin_schemas.kind_schema(entry.path.parent, version, definition)
+    return load_schema(entry.path)
+
+
+def schema_for(kuberay_version: str, api_version: str, kind: str,
+               kubernetes_version: str | None = None) -> dict[str, Any] | None:
+    entry = schema_set(select_version(kuberay_version), kubernetes_version).lookup(api_version, kind)
+    return entry_schema(entry) if entry is not None else None
 
 
 def clear_caches() -> None:
     """Forget loaded catalogues (after an import, and in tests)."""
-    for cached in (_load_version, _kubernetes_entries, schema_set, load_schema):
+    for cached in (_load_version, _builtin_entries, schema_set, load_schema):
         cached.cache_clear()
+    builtin_schemas.clear_caches()
+    crd_catalogue.clear_caches()
 
 
 # --------------------------------------------------------------------------- conversion
 
 
-def read_crd_file(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise SchemaError(f"{path}: cannot read: {err.strerror}", exit_code=ExitCode.ERROR) from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as err:
-            raise SchemaError(f"{path}: corrupt gzip data: {err}", exit_code=ExitCode.ERROR) from None
-    return data
-
-
-def _parse_crds(data: bytes, label: str) -> list[dict[str, Any]]:
-    """The objects in a CRD file (a `List` is flattened), with the manifest loader: a CRD is a
-    megabyte of YAML, and its constructor is several times faster than PyYAML's."""
-    from gitops_ray.manifests import load_bytes
-
-    loaded = load_bytes(label, data, max_bytes=64 * 1024 * 1024)
-    problems = [f for f in loaded.findings if f.rule != "manifest:duplicate-object"]
-    if problems:
-        first = problems[0]
-        raise SchemaError(f"{first.location()}: {first.message}")
-    return [m.body for m in loaded.manifests]
-
-
 def convert(data: bytes, label: str = "CRD") -> list[ServedVersion]:
     """All KubeRay (ray.io) CRDs in `data`, converted; other CRDs are ignored."""
-    out: list[ServedVersion] = []
-    for doc in _parse_crds(data, label):
-        if doc.get("kind") != "CustomResourceDefinition":
-            continue
-        if ((doc.get("spec") or {}).get("group")) != RAY_GROUP:
-            continue
-        try:
-            out.extend(crd_to_jsonschemas(doc))
-        except CRDFormatError as err:
-            raise SchemaError(f"{label}: {err}") from None
-    return out
+    return [s for _, served in crd_catalogue.convert_documents(parse_crds(data, label), label, groups=(RAY_GROUP,))
+            for s in served]
 
 
 def input_digest(data: bytes) -> str:
-    return hashlib.sha256(f"gitops-ray-crd\0{CONVERTER_VERSION}\0".encode() + data).hexdigest()
+    return crd_catalogue.input_digest(data)
 
 
 def convert_cached(data: bytes, label: str = "CRD") -> list[SchemaEntry]:
-    """`convert`, with the results kept on disk under the digest of (converter, input)."""
-    directory = conversion_cache_dir() / input_digest(data)
-    index = _read_index(directory)
-    items: list[dict[str, Any]] | None = None
-    if index is not None and isinstance(index.get("schemas"), list):
-        items = [i for i in index["schemas"] if isinstance(i, dict) and (directory / str(i.get("file"))).is_file()]
-        if len(items) != len(index["schemas"]):
-            items = None  # damaged: rebuilt below
-    if items is None:
-        items = _write_schemas(directory, convert(data, label))
-        _write_json(directory / INDEX, {"converter": CONVERTER_VERSION, "schemas": items})
-    return [
-        SchemaEntry(api_version=i["apiVersion"], kind=i["kind"], path=directory / i["file"], origin="cache",
-                    source=label, crd=True, deprecated=bool(i.get("deprecated")),
-                    deprecation_warning=str(i.get("deprecationWarning") or ""))
-        for i in items
-    ]
-
-
-def schema_file_name(api_version: str, kind: str) -> str:
-    return f"{kind.lower()}-{api_version.rpartition('/')[2]}.json"
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    if path.name == INDEX:  # for people
-        text = json.dumps(data, indent=1, sort_keys=True)
-    else:  # schemas are large and machine-made
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    tmp.write_text(text + "\n")
-    os.replace(tmp, path)
-
-
-def _write_schemas(directory: Path, served: Sequence[ServedVersion], source: str = "") -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for s in served:
-        name = schema_file_name(s.api_version, s.kind)
-        _write_json(directory / name, s.schema)
-        item: dict[str, Any] = {"apiVersion": s.api_version, "kind": s.kind, "file": name}
-        if source:
-            item["source"] = source
-        if s.deprecated:
-            item["deprecated"] = True
-            item["deprecationWarning"] = s.deprecation_warning
-        items.append(item)
-    return items
+    """`convert` (KubeRay CRDs only), with the results kept on disk under the digest of (converter, input)."""
+    return crd_catalogue.convert_cached(data, label, convert=lambda d, name: convert(d, name))
 
 
 def _guess_version(paths: Sequence[Path]) -> str | None:
@@ -385,6 +302,88 @@ def _guess_version(paths: Sequence[Path]) -> str | None:
             if match:
                 return match.group(1)
     return None
+
+
+@dataclass(slots=True)
+class FileImport:
+    """`schemas import --crd`: KubeRay CRDs become a KubeRay version, other CRDs join the imported CRDs."""
+
+    kuberay: ImportResult | None = None
+    other: crd_catalogue.CRDImport | None = None
+
+
+def import_files(files: Sequence[Path], *, version: str | None = None, into: Path | None = None) -> FileImport:
+    """Import CRD files of any kind: ray.io CRDs as a KubeRay version (needs a version), the rest as
+    imported custom resources (into the user catalogue, or `into`'s `crds/imported/`)."""
+    if not files:
+        raise SchemaError("no CRD files given")
+    ray_files: list[Path] = []
+    others: list[dict[str, Any]] = []
+    for file in files:
+        docs = parse_crds(read_crd_file(file), str(file))
+        crds = [d for d in docs if d.get("kind") == "CustomResourceDefinition"]
+        if any((d.get("spec") or {}).get("group") == RAY_GROUP for d in crds):
+            ray_files.append(file)
+        others.extend(d for d in crds if (d.get("spec") or {}).get("group") != RAY_GROUP)
+    if not ray_files and not others:
+        raise SchemaError("no CustomResourceDefinition found in " + ", ".join(str(f) for f in files))
+    result = FileImport()
+    if ray_files:
+        result.kuberay = import_crds(ray_files, version=version, into=into)
+    if others:
+        result.other = crd_catalogue.import_crds(others, ", ".join(str(f) for f in files),
+                                                 user=into if into is not None else user_dir())
+    clear_caches()
+    return result
+
+
+def import_cluster_crds(crds: Sequence[dict[str, Any]], *, version: str | None = None,
+                        into: Path | None = None) -> FileImport:
+    """CRD objects read from a cluster (by the engine): the non-Ray ones join the imported CRDs; the
+    KubeRay ones become KubeRay `version` when one is given (a cluster does not say its operator's)."""
+    result = FileImport()
+    ray = [c for c in crds if (c.get("spec") or {}).get("group") == RAY_GROUP]
+    if ray and version is not None:
+        chosen = normalize_version(version)
+        directory = (into if into is not None else user_dir()) / "kuberay" / chosen
+        result.kuberay = ImportResult(version=chosen, directory=directory)
+        index = read_index(directory) or {}
+        current = index.get("converter") == CONVERTER_VERSION
+        kept = {(i["apiVersion"], i["kind"]): i for i in index.get("schemas", ()) if current}
+        for crd, served in crd_catalogue.convert_documents(ray, "cluster", groups=(RAY_GROUP,)):
+            _add_kuberay_crd(directory, crd_catalogue.crd_bytes(crd), served, kept, result.kuberay, "cluster")
+        _write_kuberay_index(directory, chosen, kept)
+    result.other = crd_catalogue.import_crds(crds, "cluster", user=into if into is not None else user_dir(),
+                                             exclude=(RAY_GROUP,))
+    if ray and version is None:
+        result.other.skipped.append(f"{len(ray)} ray.io CRDs: pass --version X.Y.Z to import them as a KubeRay "
+                                    "version")
+    clear_caches()
+    return result
+
+
+def _add_kuberay_crd(directory: Path, data: bytes, served: Sequence[ServedVersion], kept: dict[tuple[str, str], Any],
+                     result: ImportResult, label: str, *, origin: str = "imported") -> None:
+    crd_name = _crd_file_name(served[0])
+    store_crd(directory / "crds" / crd_name, data)
+    for item in crd_catalogue.write_schemas(directory, served, source=f"crds/{crd_name}"):
+        item["sha256"] = hashlib.sha256(data).hexdigest()
+        kept[(item["apiVersion"], item["kind"])] = item
+    for s in served:
+        result.written.append(SchemaEntry(
+            api_version=s.api_version, kind=s.kind, path=directory / schema_file_name(s.api_version, s.kind),
+            origin=origin, source=label, crd=True, deprecated=s.deprecated,
+            deprecation_warning=s.deprecation_warning,
+        ))
+
+
+def _write_kuberay_index(directory: Path, version: str, kept: dict[tuple[str, str], Any]) -> None:
+    write_json(directory / INDEX, {
+        "kuberayVersion": version,
+        "converter": CONVERTER_VERSION,
+        "generatedBy": "gitops-ray schemas import",
+        "schemas": sorted(kept.values(), key=lambda i: (i["kind"], i["apiVersion"])),
+    })
 
 
 def import_crds(files: Sequence[Path], *, version: str | None = None, into: Path | None = None) -> ImportResult:
@@ -403,7 +402,7 @@ def import_crds(files: Sequence[Path], *, version: str | None = None, into: Path
         raise SchemaError(f"{chosen}: give the full KubeRay version X.Y.Z")
     directory = (into if into is not None else user_dir()) / "kuberay" / chosen
     result = ImportResult(version=chosen, directory=directory)
-    index = _read_index(directory) or {}
+    index = read_index(directory) or {}
     current = index.get("converter") == CONVERTER_VERSION
     kept = {(i["apiVersion"], i["kind"]): i for i in index.get("schemas", ()) if current}
     for file in files:
@@ -412,25 +411,11 @@ def import_crds(files: Sequence[Path], *, version: str | None = None, into: Path
         if not served:
             result.skipped.append(f"{file}: no ray.io CustomResourceDefinition in it")
             continue
-        crd_name = _crd_file_name(served[0])
-        _store_crd(directory / "crds" / crd_name, data)
-        for item in _write_schemas(directory, served, source=f"crds/{crd_name}"):
-            item["sha256"] = hashlib.sha256(data).hexdigest()
-            kept[(item["apiVersion"], item["kind"])] = item
-        for s in served:
-            result.written.append(SchemaEntry(
-                api_version=s.api_version, kind=s.kind, path=directory / schema_file_name(s.api_version, s.kind),
-                origin="imported" if into is None else "bundled", source=str(file), crd=True,
-                deprecated=s.deprecated, deprecation_warning=s.deprecation_warning,
-            ))
+        _add_kuberay_crd(directory, data, served, kept, result, str(file),
+                         origin="imported" if into is None else "bundled")
     if not result.written:
         raise SchemaError("no KubeRay CRDs found in " + ", ".join(str(f) for f in files))
-    _write_json(directory / INDEX, {
-        "kuberayVersion": chosen,
-        "converter": CONVERTER_VERSION,
-        "generatedBy": "gitops-ray schemas import",
-        "schemas": sorted(kept.values(), key=lambda i: (i["kind"], i["apiVersion"])),
-    })
+    _write_kuberay_index(directory, chosen, kept)
     clear_caches()
     return result
 
@@ -438,11 +423,3 @@ def import_crds(files: Sequence[Path], *, version: str | None = None, into: Path
 def _crd_file_name(served: ServedVersion) -> str:
     plural = served.kind.lower() + "s"
     return f"{served.api_version.partition('/')[0]}_{plural}.yaml.gz"
-
-
-def _store_crd(path: Path, data: bytes) -> None:
-    """Keep an identical existing copy untouched (gzip output embeds nothing variable here)."""
-    if path.exists() and read_crd_file(path) == data:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(data, mtime=0))

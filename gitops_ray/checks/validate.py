@@ -28,9 +28,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitops_ray.checks import kuberay_rules, names, policy
+from gitops_ray.checks import k8s_values, kuberay_rules, names, policy
 from gitops_ray.checks.crdschema import prune_nulls
-from gitops_ray.checks.schemas import SchemaEntry, SchemaSet, load_schema, schema_set
+from gitops_ray.checks.schemas import SchemaEntry, SchemaSet, entry_schema, schema_set
 from gitops_ray.findings import Finding, FindingsVerdict, Severity
 from gitops_ray.kinds import RAY_GROUP
 from gitops_ray.manifests import LoadResult, Manifest, PathElem, find_duplicates, format_path, load_bytes
@@ -58,6 +58,7 @@ RULES: dict[str, str] = {
 @dataclass(frozen=True, kw_only=True)
 class ValidateOptions:
     kuberay_version: str
+    kubernetes_version: str | None = None  # None: the environment's, else the newest bundled
     ignore_missing_schemas: bool = False
     namespaces: tuple[str, ...] | None = None  # the environment's; None: no namespace policy
     cluster_scoped: tuple[ClusterScopedRule, ...] = ()  # the environment's clusterScoped allow-list
@@ -71,6 +72,7 @@ class ValidateOptions:
         if environment is None:
             return cls(kuberay_version=kuberay_version, **kwargs)
         default_ns = environment.namespaces[0] if len(environment.namespaces) == 1 else ""
+        kwargs.setdefault("kubernetes_version", environment.kubernetes_version)
         return cls(kuberay_version=kuberay_version, namespaces=tuple(environment.namespaces),
                    cluster_scoped=environment.cluster_scoped, operator=environment.operator,
                    default_namespace=default_ns, **kwargs)
@@ -104,7 +106,7 @@ class _Compiled:
         import jsonschema_rs
 
         self.entry = entry
-        self.schema = load_schema(entry.path)
+        self.schema = entry_schema(entry)
         self.fast = jsonschema_rs.validator_for(self.schema, validate_formats=False)
         self._explainer: Any = None
 
@@ -122,7 +124,7 @@ class Checker:
 
     def __init__(self, options: ValidateOptions, schemas: SchemaSet | None = None) -> None:
         self.options = options
-        self.schemas = schemas or schema_set(options.kuberay_version)
+        self.schemas = schemas or schema_set(options.kuberay_version, options.kubernetes_version)
         self._compiled: dict[tuple[str, str], _Compiled | None] = {}
 
     def compiled(self, api_version: str, kind: str) -> _Compiled | None:
@@ -141,6 +143,9 @@ class Checker:
             for hit in kuberay_rules.check(manifest.kind, valid_body, kuberay_version=self.schemas.kuberay_version,
                                            operator=self.options.operator):
                 findings.append(_finding(manifest, hit.path, hit.rule, hit.message, hit.severity))
+        elif valid_body is not None:  # closed-set values the built-in schemas do not enumerate
+            for hit in k8s_values.check_builtin(manifest.ref.group, manifest.kind, valid_body):
+                findings.append(_finding(manifest, hit.path, hit.rule, hit.message, hit.severity))
         findings += names.check_names(manifest)
         if self.options.namespaces is not None:
             problem = policy.check_namespace(manifest, self.options.namespaces, self.options.cluster_scoped)
@@ -152,6 +157,8 @@ class Checker:
         """(findings, had a schema, the body as the API server would store it if it is valid)."""
         compiled = self.compiled(manifest.api_version, manifest.kind)
         if compiled is None:
+            if manifest.ref.group != RAY_GROUP and self.schemas.is_builtin_group(manifest.ref.group):
+                return [self._unserved_builtin(manifest)], False, None  # never "import a CRD"
             versions = self.schemas.served_versions(manifest.ref.group, manifest.kind)
             if versions or manifest.ref.group == RAY_GROUP:  # known group: a wrong version, not an unknown kind
                 return [self._unserved(manifest, versions)], False, None
@@ -176,10 +183,15 @@ class Checker:
         return _finding(
             manifest, ("kind",), "schema:missing",
             f"no schema for {manifest.kind} {manifest.api_version} (KubeRay {self.schemas.kuberay_version}, "
-            f"Kubernetes {self.schemas.kubernetes_version}); add its CRD with `gitops-ray schemas import` "
-            "or pass --ignore-missing-schemas",
+            f"Kubernetes {self.schemas.kubernetes_version}); add its CRD with `gitops-ray schemas import --crd FILE` "
+            "(or --from-cluster), or pass --ignore-missing-schemas",
             position=_top_level_position(manifest, "kind"),
         )
+
+    def _unserved_builtin(self, manifest: Manifest) -> Finding:
+        message, where = self.schemas.unserved_builtin(manifest.api_version, manifest.kind)
+        return _finding(manifest, (where,), "schema:unserved-version", message,
+                        position=_top_level_position(manifest, where))
 
     def _unserved(self, manifest: Manifest, versions: list[str]) -> Finding:
         """A kind of a group we know whole (ray.io, the bundled core kinds) at a version that does not exist."""
@@ -364,7 +376,8 @@ def validate_blobs(blobs: Sequence[SourceBlob], options: ValidateOptions) -> Val
         raise ValueError(f"unknown stage {options.stage!r}")
     blobs = sorted(blobs, key=lambda b: b.path)
     if options.stage != "parse":
-        schema_set(options.kuberay_version)  # fail before forking, and load the catalogue once
+        # fail before forking, and load the catalogue once
+        schema_set(options.kuberay_version, options.kubernetes_version)
     jobs = options.jobs or auto_jobs(blobs)
     if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
         _shared = (blobs, options)
@@ -413,9 +426,13 @@ def _order(finding: Finding) -> tuple[str, int, int, str]:
 
 
 def validate_manifests(manifests: Iterable[Manifest], *, version: str, environment: Environment | None = None,
-                       ignore_missing: bool = False) -> list[Finding]:
-    """Schema, rules and policy for manifests already parsed (the plan/apply pipeline; it finds duplicates)."""
-    checker = Checker(ValidateOptions.for_environment(environment, version, ignore_missing_schemas=ignore_missing))
+                       ignore_missing: bool = False, kubernetes_version: str | None = None) -> list[Finding]:
+    """Schema, rules and policy for manifests already parsed (the plan/apply pipeline; it finds duplicates).
+
+    `kubernetes_version` (the flag) wins over the environment's."""
+    extra = {"kubernetes_version": kubernetes_version} if kubernetes_version else {}
+    checker = Checker(ValidateOptions.for_environment(environment, version, ignore_missing_schemas=ignore_missing,
+                                                      **extra))
     findings: list[Finding] = []
     for manifest in manifests:
         findings.extend(checker.check(manifest)[0])

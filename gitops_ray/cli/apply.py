@@ -28,6 +28,9 @@ from gitops_ray.errors import ExitCode
 @cluster_options
 @record_option
 @click.option("--kuberay-version", default=None, metavar="X.Y.Z", help="KubeRay schema version to validate with.")
+@click.option("--kubernetes-version", default=None, metavar="X.Y",
+              help="Kubernetes version of the built-in kinds' schemas (default: the environment's "
+                   "kubernetesVersion, else the newest bundled).")
 @click.option("--dry-run", is_flag=True, help="Send every write as a server dry-run; change nothing.")
 @click.option("--allow-replace-running", is_flag=True, help="Replace RayJobs even while they run (kills them).")
 @click.option("--wait-jobs", "wait", flag_value="jobs", help="Wait until RayJobs finish (Complete or Failed).")
@@ -36,7 +39,7 @@ from gitops_ray.errors import ExitCode
 @output_option("text", "json", "markdown")
 def apply(env_name: str, repo: str | None, ref: str | None, worktree: bool, kubeconfig: str | None,
           context: str | None, request_timeout: float | None, record_dir: str | None,
-          kuberay_version: str | None, dry_run: bool,
+          kuberay_version: str | None, kubernetes_version: str | None, dry_run: bool,
           allow_replace_running: bool, wait: str | None, timeout: str | None, output: str) -> None:
     """Apply the commit to the environment's cluster: waves in order, health-gated, recorded.
 
@@ -50,7 +53,8 @@ def apply(env_name: str, repo: str | None, ref: str | None, worktree: bool, kube
     with Progress(enabled=output == "text", lines=True).shown() as progress:
         result = run_apply(
             env=env_name, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
-            kuberay_version=kuberay_version, dry_run=dry_run, allow_replace_running=allow_replace_running,
+            kuberay_version=kuberay_version, kubernetes_version=kubernetes_version,
+            dry_run=dry_run, allow_replace_running=allow_replace_running,
             wait=wait or "health", timeout_s=timeout_s, record_dir=record_dir, progress=progress,
             request_timeout=request_timeout,
         )

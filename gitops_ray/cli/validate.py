@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 @source_options
 @click.option("--kuberay-version", default=None, metavar="X.Y.Z",
               help="KubeRay schemas to validate with (default: the environment's kuberayVersion, else the newest).")
+@click.option("--kubernetes-version", default=None, metavar="X.Y",
+              help="Kubernetes version of the built-in kinds' schemas (default: the environment's "
+                   "kubernetesVersion, else the newest bundled).")
 @click.option("--ignore-missing-schemas", is_flag=True, help="Skip documents of kinds without a schema.")
 @output_option("text", "json", "junit", "github")
 @click.option("--jobs", type=click.IntRange(min=0), default=0, hidden=True,
@@ -33,7 +36,8 @@ if TYPE_CHECKING:
 @click.option("--stage", type=click.Choice(["parse", "schema", "all"]), default="all", hidden=True,
               help="Stop after this stage (for benchmarks).")
 def validate(paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: str | None, worktree: bool,
-             kuberay_version: str | None, ignore_missing_schemas: bool, output: str, jobs: int, stage: str) -> None:
+             kuberay_version: str | None, kubernetes_version: str | None, ignore_missing_schemas: bool, output: str,
+             jobs: int, stage: str) -> None:
     """Validate manifests: YAML, KubeRay and Kubernetes schemas, the KubeRay operator's own rules,
     and the environment's policy. PATHs are files or directories (recursed for *.yaml, *.yml);
     a PATH that is an environment's directory is validated as that environment (its KubeRay
@@ -45,7 +49,7 @@ def validate(paths: tuple[str, ...], env_name: str | None, repo: str | None, ref
     """
     report = run(paths=paths, env_name=env_name, repo=repo, ref=ref, worktree=worktree,
                  kuberay_version=kuberay_version, ignore_missing_schemas=ignore_missing_schemas,
-                 jobs=jobs, stage=stage)
+                 jobs=jobs, stage=stage, kubernetes_version=kubernetes_version)
     from gitops_ray.cli import report as reports
 
     if output == "text":
@@ -62,7 +66,8 @@ def _in_git_repository(path: Path) -> bool:
 
 
 def run(*, paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: str | None, worktree: bool,
-        kuberay_version: str | None, ignore_missing_schemas: bool, jobs: int = 0, stage: str = "all") -> Report:
+        kuberay_version: str | None, ignore_missing_schemas: bool, jobs: int = 0, stage: str = "all",
+        kubernetes_version: str | None = None) -> Report:
     """Read, validate and summarise; the command only renders. GitopsRayError for usage problems."""
     from gitops_ray.checks import schemas
     from gitops_ray.checks.validate import SourceBlob, ValidateOptions, validate_blobs
@@ -111,6 +116,8 @@ def run(*, paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: 
     yaml = set(found)
     skipped += [(show(n), "not a YAML file") for n in snapshot.files(wanted, suffixes=("",)) if n not in yaml]
     version = schemas.select_version(kuberay_version or (environment.kuberay_version if environment else None))
+    k8s_version = schemas.select_kubernetes_version(
+        kubernetes_version or (environment.kubernetes_version if environment else None))
     blobs: list[SourceBlob] = []
     not_files: list[Finding] = []  # links, submodules, LFS pointers: named as what they are
     for name in names:
@@ -119,11 +126,10 @@ def run(*, paths: tuple[str, ...], env_name: str | None, repo: str | None, ref: 
         except NotAFile as err:
             not_files.append(Finding(file=show(name), line=1, column=1, rule=err.rule, message=err.what))
     options = ValidateOptions.for_environment(environment, version, ignore_missing_schemas=ignore_missing_schemas,
-                                              jobs=jobs, stage=stage)
+                                              jobs=jobs, stage=stage, kubernetes_version=k8s_version)
     result = validate_blobs(blobs, options)
     return Report(source=snapshot.description, kuberay_version=version,
-                  kubernetes_version=schemas.KUBERNETES_VERSION, files=[b.path for b in blobs] + [
-                      f.file for f in not_files],
+                  kubernetes_version=k8s_version, files=[b.path for b in blobs] + [f.file for f in not_files],
                   documents=result.documents, findings=not_files + result.findings, skipped=result.skipped,
                   skipped_files=sorted(skipped), environment=environment.name if environment else None)
 

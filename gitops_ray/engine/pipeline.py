@@ -49,6 +49,7 @@ class Desired:
     warnings: list[Finding]
     kuberay_version: str
     documents: int
+    kubernetes_version: str = ""
 
 
 def open_environment(*, env: str, repo: str | None, ref: str | None, worktree: bool) -> tuple[Snapshot, Environment]:
@@ -61,6 +62,7 @@ def load_desired(
     environment: Environment,
     *,
     kuberay_version: str | None = None,
+    kubernetes_version: str | None = None,
     validate: bool = True,
     cache_dir: Path | None = None,
 ) -> Desired:
@@ -68,9 +70,10 @@ def load_desired(
     import gitops_ray.checks.schemas as schemas
 
     version = schemas.select_version(kuberay_version or environment.kuberay_version)
+    k8s_version = schemas.select_kubernetes_version(kubernetes_version or environment.kubernetes_version)
     default_ns = environment.namespaces[0] if len(environment.namespaces) == 1 else ""
     cache = cache_dir if cache_dir is not None else default_cache_dir()
-    context = _validation_context(environment, version)
+    context = _validation_context(environment, version, k8s_version)
     manifests: list[Manifest] = []
     documents = 0
     unchecked: list[Manifest] = []
@@ -92,7 +95,8 @@ def load_desired(
     if validate and unchecked:
         import gitops_ray.checks.validate as validation
 
-        findings += validation.validate_manifests(unchecked, version=version, environment=environment)
+        findings += validation.validate_manifests(unchecked, version=version, environment=environment,
+                                                  kubernetes_version=k8s_version)
     errors = [f for f in findings if f.is_error]
     if errors:
         raise InvalidManifests(findings)
@@ -105,12 +109,12 @@ def load_desired(
     warnings = [f for f in findings if not f.is_error] + cached_warnings
     return Desired(snapshot=snapshot, environment=environment, manifests=manifests,
                    warnings=sorted(warnings, key=lambda f: (f.file, f.line, f.column)), kuberay_version=version,
-                   documents=documents)
+                   documents=documents, kubernetes_version=k8s_version)
 
 
-def _validation_context(environment: Environment, version: str) -> str:
-    """What a validation verdict depends on besides the file: schema version and policy."""
-    policy = {"version": version, "namespaces": environment.namespaces,
+def _validation_context(environment: Environment, version: str, kubernetes_version: str = "") -> str:
+    """What a validation verdict depends on besides the file: schema versions and policy."""
+    policy = {"version": version, "kubernetes": kubernetes_version, "namespaces": environment.namespaces,
               "clusterScoped": [[r.group, r.kind, list(r.names or ())] for r in environment.cluster_scoped],
               "gates": dict(environment.operator.feature_gates or {}), "env": dict(environment.operator.env or {}),
               "gitops_ray": __version__}

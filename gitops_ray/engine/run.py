@@ -120,6 +120,7 @@ def _session(
     kuberay_version: str | None,
     record_dir: str | None,
     anchored: bool,
+    kubernetes_version: str | None = None,
     say: Progress,
     request_timeout: float | None = None,
 ) -> Iterator[tuple[pipeline.Desired, Cluster, audit.RunRecorder, LiveState]]:
@@ -127,7 +128,8 @@ def _session(
     for this run, and the live state."""
     snapshot, environment = pipeline.open_environment(env=env, repo=repo, ref=ref, worktree=worktree)
     say(f"validating {environment.name} from {snapshot.description}")
-    desired = pipeline.load_desired(snapshot, environment, kuberay_version=kuberay_version)
+    desired = pipeline.load_desired(snapshot, environment, kuberay_version=kuberay_version,
+                                    kubernetes_version=kubernetes_version)
     commit = snapshot.commit.sha if snapshot.commit else ""
     with open_cluster(environment.cluster, kubeconfig=kubeconfig, context=context,
                       kuberay_version=desired.kuberay_version, user_agent=make_user_agent(commit),
@@ -146,6 +148,7 @@ def make_plan(
     kubeconfig: str | None = None,
     context: str | None = None,
     kuberay_version: str | None = None,
+    kubernetes_version: str | None = None,
     allow_replace_running: bool = False,
     record_dir: str | None = None,
     record: bool = True,
@@ -157,7 +160,7 @@ def make_plan(
     say = progress or (lambda _m: None)
     with _session(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
                   kuberay_version=kuberay_version, record_dir=record_dir, anchored=False, say=say,
-                  request_timeout=request_timeout) as session:
+                  request_timeout=request_timeout, kubernetes_version=kubernetes_version) as session:
         desired, cluster, recorder, live = session
         if record:
             recorder.observe(live.owned)
@@ -178,6 +181,7 @@ def run_apply(
     kubeconfig: str | None = None,
     context: str | None = None,
     kuberay_version: str | None = None,
+    kubernetes_version: str | None = None,
     dry_run: bool = False,
     allow_replace_running: bool = False,
     wait: str = "health",
@@ -190,7 +194,7 @@ def run_apply(
     say = progress or (lambda _m: None)
     with _session(env=env, repo=repo, ref=ref, worktree=worktree, kubeconfig=kubeconfig, context=context,
                   kuberay_version=kuberay_version, record_dir=record_dir, anchored=not dry_run, say=say,
-                  request_timeout=request_timeout) as session:
+                  request_timeout=request_timeout, kubernetes_version=kubernetes_version) as session:
         desired, cluster, recorder, live = session
         environment = desired.environment
         if not dry_run:

@@ -60,28 +60,73 @@ def test_only_1_7_marks_v1alpha1_deprecated() -> None:
         assert deprecated == ({"RayCluster", "RayJob", "RayService"} if version == "1.7.0" else set()), version
 
 
-def test_core_kinds_are_bundled_for_every_version() -> None:
-    core = {(e.api_version, e.kind) for e in schemas.schema_set("1.5.1").entries() if not e.crd}
-    assert core == {
-        ("v1", "Namespace"), ("v1", "ServiceAccount"), ("rbac.authorization.k8s.io/v1", "Role"),
-        ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Service"),
-        ("v1", "PersistentVolumeClaim"), ("networking.k8s.io/v1", "NetworkPolicy"), ("v1", "ResourceQuota"),
-        ("v1", "LimitRange"), ("scheduling.k8s.io/v1", "PriorityClass"),
-    }
+K8S_VERSIONS = ["1.35.0", "1.36.0", "1.37.0"]
+
+EVERYDAY_KINDS = {
+    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("apps/v1", "ReplicaSet"),
+    ("v1", "Pod"), ("batch/v1", "Job"), ("batch/v1", "CronJob"), ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "IngressClass"), ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"), ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "Role"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"), ("policy/v1", "PodDisruptionBudget"),
+    ("scheduling.k8s.io/v1", "PriorityClass"), ("storage.k8s.io/v1", "StorageClass"), ("v1", "PersistentVolume"),
+    ("v1", "PersistentVolumeClaim"), ("coordination.k8s.io/v1", "Lease"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"), ("v1", "Namespace"),
+    ("v1", "ServiceAccount"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Service"), ("v1", "ResourceQuota"),
+    ("v1", "LimitRange"), ("apiextensions.k8s.io/v1", "CustomResourceDefinition"), ("node.k8s.io/v1", "RuntimeClass"),
+}
+
+
+def test_every_builtin_kind_of_three_kubernetes_minors_is_bundled() -> None:
+    assert schemas.kubernetes_versions() == K8S_VERSIONS
+    for version in K8S_VERSIONS:
+        builtin = {(e.api_version, e.kind) for e in schemas.schema_set("1.5.1", version).entries() if e.builtin}
+        assert builtin >= EVERYDAY_KINDS, (version, EVERYDAY_KINDS - builtin)
+        assert len(builtin) > 90 and not any(kind.endswith("List") for _, kind in builtin)
+    assert schemas.schema_set("1.5.1").kubernetes_version == K8S_VERSIONS[-1]
+
+
+@pytest.mark.parametrize(("requested", "chosen"), [("1.36", "1.36.0"), ("v1.35.0", "1.35.0"), ("1.37.4", "1.37.0")])
+def test_kubernetes_version_spellings(requested: str, chosen: str) -> None:
+    assert schemas.select_kubernetes_version(requested) == chosen
+
+
+def test_an_unbundled_kubernetes_version_is_a_clear_error() -> None:
+    with pytest.raises(SchemaError, match=r"no schemas for Kubernetes 1\.20 \(bundled: 1\.35, 1\.36, 1\.37\)"):
+        schemas.select_kubernetes_version("1.20")
+
+
+def test_builtin_definitions_are_stored_once_across_versions() -> None:
+    store = json.loads(gzip.decompress((BUNDLED / "kubernetes" / "definitions.json.gz").read_bytes()))
+    per_version = sum(len(names) for names in store["versions"].values())
+    assert len(store["bodies"]) < per_version / 2  # most definitions did not change between minors
+    assert (BUNDLED / "kubernetes" / "definitions.json.gz").stat().st_size < 200_000
 
 
 def test_bundled_schemas_are_valid_self_contained_json_schemas() -> None:
     import jsonschema_rs
 
-    for entry in {e.path: e for v in VERSIONS for e in schemas.schema_set(v).entries()}.values():
-        schema = schemas.load_schema(entry.path)
-        assert jsonschema_rs.meta.is_valid(schema), entry.path
-        assert all(ref.startswith("#/") for ref in _refs(schema)), entry.path
-    # the validator of record agrees (it is slower: one CRD schema and the core kinds)
+    entries = {(e.path, e.builtin): e for v in VERSIONS for e in schemas.schema_set(v).entries()}
+    entries.update({(e.path, e.builtin): e for v in K8S_VERSIONS for e in schemas.schema_set("1.7.0", v).entries()})
+    seen: set[str] = set()
+    for entry in entries.values():
+        schema = schemas.entry_schema(entry)
+        text = json.dumps(schema, sort_keys=True)
+        if text in seen:  # most built-in kinds are the same in all three minors
+            continue
+        seen.add(text)
+        assert jsonschema_rs.meta.is_valid(schema), entry
+        assert all(ref.startswith("#/") for ref in _refs(schema)), entry
+        jsonschema_rs.validator_for(schema)  # every pattern compiles
+    # the validator of record agrees (it is slower: one CRD schema, the built-in and the other custom resources)
     for entry in schemas.schema_set(VERSIONS[-1]).entries():
-        if not entry.crd or (entry.api_version, entry.kind) == ("ray.io/v1", "RayCluster"):
-            schema = schemas.load_schema(entry.path)
-            jsonschema.validators.validator_for(schema).check_schema(schema)
+        if entry.origin != "bundled" or (entry.kind.startswith("Ray") and entry.kind != "RayCluster"):
+            continue
+        if entry.builtin and entry.kind not in ("Deployment", "Service", "CronJob"):
+            continue  # they share their definitions, and jsonschema's meta-check is slow
+        schema = schemas.entry_schema(entry)
+        jsonschema.validators.validator_for(schema).check_schema(schema)
 
 
 def test_committed_kuberay_schemas_record_their_inputs_and_converter() -> None:
@@ -111,13 +156,10 @@ def test_committed_kuberay_schemas_are_what_the_conversion_produces(tmp_path: Pa
 def test_committed_kubernetes_schemas_are_what_the_import_script_produces(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(REPO / "scripts" / "import_k8s_schemas.py"), "--out", str(tmp_path)],
                    check=True, capture_output=True)
-    committed_dir = BUNDLED / "kubernetes" / f"v{schemas.KUBERNETES_VERSION}"
-    produced = sorted(p.name for p in (tmp_path / f"v{schemas.KUBERNETES_VERSION}").glob("*.json"))
-    assert produced == sorted(p.name for p in committed_dir.glob("*.json"))
-    for name in produced:
-        assert json.loads((tmp_path / f"v{schemas.KUBERNETES_VERSION}" / name).read_text()) == json.loads(
-            (committed_dir / name).read_text()), name
-    assert "kubernetes-validate" in json.loads((committed_dir / "index.json").read_text())["source"]
+    committed = BUNDLED / "kubernetes"
+    for name in ("definitions.json.gz", "index.json", "README.md"):
+        assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name
+    assert "kubernetes-validate" in json.loads((committed / "index.json").read_text())["package"]
 
 
 def test_int_or_string_is_a_type_list_not_anyof() -> None:
@@ -206,6 +248,7 @@ def test_conversions_are_cached_by_the_digest_of_their_input(monkeypatch: pytest
 def test_a_stale_conversion_is_rederived_from_its_crds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "bundled"
     shutil.copytree(BUNDLED / "kuberay" / "1.5.1", root / "kuberay" / "1.5.1")
+    shutil.copytree(BUNDLED / "kubernetes", root / "kubernetes")
     index = root / "kuberay" / "1.5.1" / "index.json"
     stale = json.loads(index.read_text())
     stale["converter"] = "0"
@@ -299,10 +342,12 @@ def test_schemas_list_shows_versions_kinds_and_sources() -> None:
     for version in VERSIONS:
         assert f"  {version} " in result.output
     assert "RayCronJob v1" in result.output and "(the default)" in result.output
-    assert "kubernetes-validate 1.32.0" in result.output
+    assert "kubernetes-validate 1.37.0" in result.output
+    assert "    apps/v1: ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet" in result.output
     data = json.loads(CliRunner().invoke(cli, ["schemas", "list", "-o", "json"]).output)
     assert data["newest"] == "1.7.0" and [v["version"] for v in data["kuberay"]] == VERSIONS
-    assert len(data["kubernetes"]["kinds"]) == 12
+    assert [v["version"] for v in data["kubernetes"]["versions"]] == K8S_VERSIONS
+    assert data["kubernetes"]["default"] == "1.37.0"
 
 
 def test_schemas_import_cli(isolated_catalogue: Path, tmp_path: Path) -> None:
